@@ -1,0 +1,46 @@
+# alertdrill: `make drill` runs every drill; `make test` runs every test tier. Both set up what they
+# need first (Docker engine and plugins where missing, images, the Python environment).
+VENV    := .venv
+COMPOSE := docker compose -f docker-compose.test.yml
+PYTEST  := $(VENV)/bin/pytest
+
+.PHONY: setup images test fast drill up status down bench-stack clean
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make test      every test: rules (no containers), platform, stack smoke, drills"
+	@echo "make drill     every drill against the container stack, with a summary table"
+	@echo "make fast      the tiers that need no containers (rules, platform)"
+	@echo "make up | status | down   the stack with drill timings; down leaves nothing behind"
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e '.[platform,dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+	bash scripts/bootstrap.sh
+
+images: setup
+	$(COMPOSE) build
+
+test: images
+	$(PYTEST)
+
+fast: $(VENV)/.installed
+	$(PYTEST) tests/rules tests/platform
+
+drill: images
+	$(VENV)/bin/alertdrill drill
+
+up: images
+	$(VENV)/bin/alertdrill stack up
+
+status: $(VENV)/.installed
+	$(VENV)/bin/alertdrill stack status
+
+down: $(VENV)/.installed
+	$(VENV)/bin/alertdrill stack down
+
+bench-stack: setup
+	$(VENV)/bin/python scripts/bench_stack.py

@@ -1,0 +1,48 @@
+"""The alert sink: which notifications each receiver got."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Notification:
+    receiver: str
+    status: str  # firing | resolved
+    alertname: str
+    labels: dict
+    received_at: float
+
+    def describe(self) -> str:
+        return f"{self.receiver}: {self.alertname} {self.status} at {self.received_at:.1f}"
+
+
+class SinkClient:
+    def __init__(self, base_url: str, timeout: float = 5.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def notifications(self, *, receiver: str | None = None, alertname: str | None = None,
+                      status: str | None = None, since: float | None = None) -> list[Notification]:
+        params = {k: v for k, v in
+                  {"receiver": receiver, "alertname": alertname, "status": status, "since": since}.items()
+                  if v is not None}
+        resp = self._http.get("/notifications", params=params)
+        resp.raise_for_status()
+        return [
+            Notification(
+                receiver=n["receiver"],
+                status=n["status"],
+                alertname=n.get("alertname") or n.get("labels", {}).get("alertname", ""),
+                labels=n.get("labels", {}),
+                received_at=float(n["received_at_unix"] if "received_at_unix" in n else n["received_at"]),
+            )
+            for n in resp.json()["notifications"]
+        ]
+
+    def clear(self) -> None:
+        self._http.delete("/notifications").raise_for_status()

@@ -1,0 +1,53 @@
+"""The suite's exceptions. Each message says what was expected, what was seen and what to try."""
+from __future__ import annotations
+
+
+class DrillError(AssertionError):
+    """A drill check failed. Subclasses AssertionError so pytest reports it as a test failure."""
+
+    def __init__(self, what: str, *, expected: str = "", seen: str = "", hint: str = "") -> None:
+        self.what, self.expected, self.seen, self.hint = what, expected, seen, hint
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = [self.what]
+        if self.expected:
+            lines.append(f"  expected: {self.expected}")
+        if self.seen:
+            lines.append("  last seen:")
+            lines.extend(f"    {line}" for line in self.seen.splitlines())
+        if self.hint:
+            lines.append(f"  Hint: {self.hint}")
+        return "\n".join(lines)
+
+
+class SteadyStateError(DrillError):
+    """The stack was not healthy, or an alert was already firing, before the fault."""
+
+
+class AlertNotFired(DrillError):
+    """The expected alert did not reach `firing` with the expected labels in time."""
+
+
+class NotificationMissing(DrillError):
+    """The alert fired but a receiver the routing names never got the notification."""
+
+
+class UnexpectedAlert(DrillError):
+    """A critical alert the scenario did not name fired during the drill."""
+
+
+class AlertNotResolved(DrillError):
+    """After the remediation the alert kept firing, or the resolved notice never came."""
+
+
+class InvariantViolated(DrillError):
+    """Something was lost or applied twice."""
+
+
+class StackError(RuntimeError):
+    """The container stack could not be started, reached or stopped."""
+
+
+class ConfigError(ValueError):
+    """A suite option or file is invalid; the message lists what is valid."""

@@ -1,0 +1,96 @@
+"""Where the stack's services listen. Defaults are the runbook's; every port follows the same
+environment variable that docker-compose.test.yml reads, so the suite and the stack agree."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = PROJECT_ROOT / "docker-compose.test.yml"
+
+PORT_DEFAULTS = {
+    "BACKEND_PORT": 8000,
+    "SIGNAL_GENERATOR_PORT": 8001,
+    "VENDOR_PORT": 8081,
+    "ALERT_SINK_PORT": 9095,
+    "POSTGRES_PORT": 5432,
+    "REDIS_PORT": 6379,
+    "TOXIPROXY_PORT": 8474,
+    "TOXI_POSTGRES_PORT": 15432,
+    "TOXI_REDIS_PORT": 16379,
+    "TOXI_VENDOR_PORT": 18081,
+    "PROMETHEUS_PORT": 9090,
+    "ALERTMANAGER_PORT": 9093,
+}
+
+# Compose service -> the port variable of its main listener (for status output).
+SERVICE_PORTS = {
+    "postgres": "POSTGRES_PORT",
+    "redis": "REDIS_PORT",
+    "vendor": "VENDOR_PORT",
+    "toxiproxy": "TOXIPROXY_PORT",
+    "backend": "BACKEND_PORT",
+    "signal-generator": "SIGNAL_GENERATOR_PORT",
+    "alert-sink": "ALERT_SINK_PORT",
+    "prometheus": "PROMETHEUS_PORT",
+    "alertmanager": "ALERTMANAGER_PORT",
+}
+SERVICES = tuple(SERVICE_PORTS)
+
+
+def _port(name: str, env: dict[str, str]) -> int:
+    raw = env.get(name, str(PORT_DEFAULTS[name]))
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a port number; use an integer 1-65535") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"{name}={port} is out of range; use 1-65535")
+    return port
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    ports: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Endpoints":
+        env = dict(os.environ if env is None else env)
+        return cls({name: _port(name, env) for name in PORT_DEFAULTS})
+
+    def url(self, port_name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[port_name]}"
+
+    @property
+    def backend(self) -> str:
+        return self.url("BACKEND_PORT")
+
+    @property
+    def prometheus(self) -> str:
+        return self.url("PROMETHEUS_PORT")
+
+    @property
+    def alertmanager(self) -> str:
+        return self.url("ALERTMANAGER_PORT")
+
+    @property
+    def sink(self) -> str:
+        return self.url("ALERT_SINK_PORT")
+
+    @property
+    def toxiproxy(self) -> str:
+        return self.url("TOXIPROXY_PORT")
+
+    @property
+    def generator(self) -> str:
+        return self.url("SIGNAL_GENERATOR_PORT")
+
+    @property
+    def postgres_dsn(self) -> str:
+        # Straight to Postgres, not through Toxiproxy: the suite's own checks must see the truth.
+        return f"postgresql://postgres:postgres@127.0.0.1:{self.ports['POSTGRES_PORT']}/trading_signals"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports['REDIS_PORT']}/0"

@@ -1,0 +1,164 @@
+"""Stack control: bring docker-compose.test.yml up (production or drill timings), report each
+service's state, run the runbook's compose actions, and take everything down."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from testcontainers.compose import DockerCompose
+
+from .errors import StackError
+from .settings import COMPOSE_FILE, PROJECT_ROOT, SERVICE_PORTS, SERVICES, Endpoints
+
+STATE_DIR = PROJECT_ROOT / ".alertdrill"
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    service: str
+    address: str
+    state: str  # running | exited | missing ...
+    health: str  # healthy | unhealthy | starting | "" (no healthcheck)
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == "running" and self.health == "healthy"
+
+
+def engine_available() -> tuple[bool, str]:
+    try:
+        out = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=20)
+        if out.returncode != 0:
+            return False, f"`docker compose` is not available: {out.stderr.strip()}"
+        info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
+                              capture_output=True, text=True, timeout=20)
+        if info.returncode != 0:
+            return False, f"no Docker engine answers: {info.stderr.strip()[:200]}"
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"docker is not usable: {exc}"
+    return True, ""
+
+
+class Stack:
+    """One compose project. `overrides` are compose interpolation variables (ports, the drill's
+    rendered rules and Alertmanager directories, scrape and evaluation intervals)."""
+
+    def __init__(self, overrides: dict[str, str] | None = None, *, endpoints: Endpoints | None = None,
+                 compose_file: Path = COMPOSE_FILE) -> None:
+        self.overrides = dict(overrides or {})
+        self.endpoints = endpoints or Endpoints.from_env({**os.environ, **self.overrides})
+        self.compose_file = compose_file
+        STATE_DIR.mkdir(exist_ok=True)
+        self.env_file = STATE_DIR / "stack.env"
+        self.env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(self.overrides.items())))
+        self._compose = DockerCompose(
+            context=str(compose_file.parent),
+            compose_file_name=compose_file.name,
+            env_file=str(self.env_file),
+            build=True,
+            wait=True,
+        )
+
+    # -- compose commands -------------------------------------------------------------------
+    def command(self) -> list[str]:
+        """The compose command line, as a user would type it (for messages and remediations)."""
+        return self._compose.docker_compose_command()
+
+    def compose(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [*self.command(), *args]
+        proc = subprocess.run(cmd, cwd=self.compose_file.parent, capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise StackError(f"`{' '.join(cmd)}` failed ({proc.returncode}):\n{proc.stderr.strip()[-2000:]}")
+        return proc
+
+    def up(self) -> None:
+        ok, why = engine_available()
+        if not ok:
+            raise StackError(f"{why}\nHint: run `bash scripts/bootstrap.sh` (machines without Docker) "
+                             "or start Docker, then retry.")
+        try:
+            self._compose.start()
+        except subprocess.CalledProcessError as exc:
+            raise StackError(
+                "the stack did not become healthy: `docker compose up --build --wait` failed.\n"
+                f"{(exc.stderr or b'').decode(errors='replace').strip()[-1500:]}\n"
+                f"{self.describe()}\n{self._unhealthy_logs()}"
+                "Hint: `make status` shows each service; `docker logs <service>` shows why."
+            ) from None
+
+    def down(self) -> None:
+        """Remove containers, volumes and orphans of this project; nothing is left behind."""
+        self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
+
+    def restart(self, service: str) -> None:
+        self.compose("restart", service)
+
+    def stop(self, service: str) -> None:
+        self.compose("stop", service)
+
+    def start(self, service: str) -> None:
+        self.compose("start", service)
+
+    # -- state -------------------------------------------------------------------------------
+    def status(self) -> list[ServiceStatus]:
+        proc = self.compose("ps", "--all", "--format", "json", check=False)
+        seen: dict[str, dict] = {}
+        text = proc.stdout.strip()
+        # compose 2.21+ prints one JSON object per line; older versions print one JSON array.
+        rows = json.loads(text) if text.startswith("[") else [json.loads(l) for l in text.splitlines() if l.strip()]
+        for row in rows:
+            seen[row["Service"]] = row
+        result = []
+        for service in SERVICES:
+            port = self.endpoints.ports[SERVICE_PORTS[service]]
+            row = seen.get(service)
+            result.append(ServiceStatus(
+                service=service,
+                address=f"127.0.0.1:{port}",
+                state=row["State"] if row else "missing",
+                health=(row.get("Health") or "") if row else "",
+            ))
+        return result
+
+    def healthy(self) -> bool:
+        return all(s.healthy for s in self.status())
+
+    def describe(self) -> str:
+        lines = [f"{'service':<17} {'address':<16} state"]
+        for s in self.status():
+            state = f"{s.state} ({s.health})" if s.health else s.state
+            lines.append(f"{s.service:<17} {s.address:<16} {state}")
+        return "\n".join(lines)
+
+    def _unhealthy_logs(self, lines: int = 15) -> str:
+        out = []
+        for s in self.status():
+            if not s.healthy and s.state != "missing":
+                logs = subprocess.run(["docker", "logs", "--tail", str(lines), s.service],
+                                      capture_output=True, text=True).stdout + ""
+                out.append(f"--- last {lines} log lines of {s.service} ---\n{logs.strip()}\n")
+        return "\n".join(out)
+
+    def wait_healthy(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.healthy():
+                return
+            time.sleep(1)
+        raise StackError(f"stack not healthy after {timeout:.0f}s:\n{self.describe()}\n{self._unhealthy_logs()}")
+
+    def prometheus_intervals(self) -> tuple[str, str] | None:
+        """(scrape_interval, evaluation_interval) of the running Prometheus, or None if it is down."""
+        try:
+            resp = httpx.get(f"{self.endpoints.prometheus}/api/v1/status/config", timeout=3)
+            import yaml
+
+            glob = yaml.safe_load(resp.json()["data"]["yaml"]).get("global", {})
+            return glob.get("scrape_interval", ""), glob.get("evaluation_interval", "")
+        except (httpx.HTTPError, KeyError, ValueError):
+            return None

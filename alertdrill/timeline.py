@@ -1,0 +1,110 @@
+"""A drill's timeline: what happened when, each phase's duration, and the figures against their floors."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Event:
+    name: str  # injected, pending, firing, notified:<receiver>, remediated, resolved, resolved-notified:<receiver>
+    at: float  # unix time
+    detail: str = ""
+
+
+@dataclass
+class Phase:
+    name: str
+    started: float
+    ended: float | None = None
+    outcome: str = "running"  # ok | failed | running
+
+    @property
+    def seconds(self) -> float:
+        return (self.ended or time.time()) - self.started
+
+
+@dataclass
+class Timeline:
+    scenario: str
+    alert: str
+    factor: float
+    fire_floor: float | None = None  # scrape + evaluation + for + group_wait (drill timings)
+    resolve_floor: float | None = None  # scrape + evaluation + group_interval
+    events: list[Event] = field(default_factory=list)
+    phases: list[Phase] = field(default_factory=list)
+    outcome: str = "running"
+
+    def mark(self, name: str, detail: str = "", at: float | None = None) -> Event:
+        event = Event(name, time.time() if at is None else at, detail)
+        self.events.append(event)
+        return event
+
+    def first(self, name: str) -> Event | None:
+        return next((e for e in self.events if e.name == name), None)
+
+    def last(self, prefix: str) -> Event | None:
+        hits = [e for e in self.events if e.name.startswith(prefix)]
+        return max(hits, key=lambda e: e.at) if hits else None
+
+    def between(self, start: str, end_prefix: str) -> float | None:
+        """Seconds from the first `start` event to the latest event whose name starts with end_prefix."""
+        a, b = self.first(start), self.last(end_prefix)
+        return b.at - a.at if a and b and b.at >= a.at else None
+
+    @property
+    def time_to_fire(self) -> float | None:
+        """Fault injected -> the last expected receiver notified."""
+        return self.between("injected", "notified:")
+
+    @property
+    def time_to_resolve(self) -> float | None:
+        """Remediation applied -> the last expected receiver got the resolved notice."""
+        return self.between("remediated", "resolved-notified:")
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["time_to_fire"] = self.time_to_fire
+        d["time_to_resolve"] = self.time_to_resolve
+        d["fire_ratio"] = ratio(self.time_to_fire, self.fire_floor)
+        d["resolve_ratio"] = ratio(self.time_to_resolve, self.resolve_floor)
+        start = self.events[0].at if self.events else None
+        for e in d["events"]:
+            e["t"] = round(e["at"] - start, 3) if start else 0.0
+        return d
+
+    def write(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.scenario)
+        path = directory / f"{safe}.json"
+        path.write_text(json.dumps(self.as_dict(), indent=2))
+        return path
+
+
+def ratio(value: float | None, floor: float | None) -> float | None:
+    if value is None or not floor:
+        return None
+    return value / floor
+
+
+def _label(t: Timeline) -> str:
+    """The alert's name, plus the scenario's variant when the test id carries one (e.g. [replay])."""
+    variant = t.scenario.split("[", 1)[1].rstrip("]") if "[" in t.scenario else ""
+    return f"{t.alert} [{variant}]" if variant else t.alert
+
+
+def summary_table(timelines: list[Timeline]) -> str:
+    def fmt(v: float | None, unit: str = "s") -> str:
+        return "-" if v is None else f"{v:.1f}{unit}"
+
+    header = f"{'alert':<34} {'outcome':<8} {'fire':>7} {'floor':>6} {'ratio':>6} {'resolve':>8} {'floor':>6} {'ratio':>6}"
+    lines = [header, "-" * len(header)]
+    for t in timelines:
+        lines.append(
+            f"{_label(t)[:34]:<34} {t.outcome:<8} {fmt(t.time_to_fire):>7} {fmt(t.fire_floor):>6} "
+            f"{fmt(ratio(t.time_to_fire, t.fire_floor), 'x'):>6} {fmt(t.time_to_resolve):>8} "
+            f"{fmt(t.resolve_floor):>6} {fmt(ratio(t.time_to_resolve, t.resolve_floor), 'x'):>6}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Alertmanager webhook sink of the reference platform (run: uvicorn alert_sink.app:app)."""

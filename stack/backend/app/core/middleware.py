@@ -1,0 +1,209 @@
+"""Outermost request handling (pure ASGI for speed):
+
+denylist (403) -> body size limit (413) -> rate limit (429) -> app; request metrics; any exception
+becomes a JSON 5xx with an `ERROR ... route=<full path>` log line; errors_total for every status >= 500.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from typing import Callable, Iterable
+
+import psycopg
+from starlette.routing import compile_path
+
+from .config import get_settings
+from .db import DatabaseUnavailable, db
+from .logging import log
+from .metrics import errors_total, http_requests_total, ratelimit_block_total, request_duration_seconds
+from .redis import REDIS_ERRORS, rds
+from .util import client_ip
+
+API_PREFIX = "/api/v1"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class Denylist:
+    """DENYLIST_FILE: one address per line, '#' comments; re-read when its mtime changes (checked <= 1/s)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.addresses: frozenset[str] = frozenset()
+        self._mtime: float | None = None
+        self._checked = 0.0
+
+    def _refresh(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < 1.0:
+            return
+        self._checked = now
+        try:
+            st = os.stat(self.path)
+            mtime = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            mtime = None
+        if mtime == self._mtime:
+            return
+        self._mtime = mtime
+        addrs = set()
+        if mtime is not None:
+            try:
+                with open(self.path, encoding="utf-8") as fh:
+                    for line in fh:
+                        entry = line.split("#", 1)[0].strip()
+                        if entry:
+                            addrs.add(entry)
+            except OSError as exc:
+                log.warning("denylist read failed", path=self.path, error=str(exc))
+                return
+        self.addresses = frozenset(addrs)
+        log.info("denylist loaded", path=self.path, entries=len(addrs))
+
+    def blocked(self, ip: str) -> bool:
+        self._refresh()
+        return ip in self.addresses
+
+
+async def _send_json(send, status: int, body: dict, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    data = json.dumps(body).encode()
+    hdrs = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": hdrs})
+    await send({"type": "http.response.body", "body": data})
+
+
+class PlatformMiddleware:
+    def __init__(self, app, templates: Callable[[], list[tuple[str, set]]]) -> None:
+        """templates(): [(full path template, methods)], e.g. ("/api/v1/approvals/{signal_id}", {"POST"})."""
+        self.app = app
+        self._templates = templates
+        self._table: list | None = None
+        self.denylist: Denylist | None = None
+
+    def route_template(self, scope) -> str:
+        if self._table is None:
+            self._table = [(compile_path(t)[0], t, m) for t, m in self._templates()]
+        path, method = scope["path"], scope["method"]
+        partial = None
+        for regex, template, methods in self._table:
+            if regex.match(path):
+                if not methods or method in methods or (method == "HEAD" and "GET" in methods):
+                    return template
+                if partial is None:
+                    partial = template
+        return partial or "unmatched"
+
+    async def _rate_limited(self, ip: str, label: str) -> bool:
+        s = get_settings()
+        if s.rate_limit_per_minute <= 0:
+            return False
+        if not rds.connected:
+            if log.throttled("rl_fail_open", 10):
+                log.warning("rate_limit failing open redis unavailable")
+            return False
+        key = f"rl:{ip}:{label}:{int(time.time() // 60)}"
+        try:
+            pipe = rds.client.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, 60)
+            count, _ = await asyncio.wait_for(pipe.execute(), 0.5)
+        except REDIS_ERRORS as exc:
+            if log.throttled("rl_fail_open", 10):
+                log.warning("rate_limit failing open redis error", error=type(exc).__name__)
+            return False
+        return int(count) > s.rate_limit_per_minute
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] == "/metrics":
+            return await self.app(scope, receive, send)
+        path: str = scope["path"]
+        method: str = scope["method"]
+        template = self.route_template(scope)
+        is_api = path.startswith(API_PREFIX + "/")
+        label = template[len(API_PREFIX):] if template.startswith(API_PREFIX + "/") else template
+        started = time.perf_counter()
+        state = {"status": None, "logged": False}
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+            await send(message)
+
+        try:
+            if is_api:
+                ip = client_ip(scope)
+                if self.denylist is None:
+                    self.denylist = Denylist(get_settings().denylist_file)
+                if self.denylist.blocked(ip):
+                    log.warning("denylist blocked", ip=ip, route=label)
+                    await _send_json(send_wrapper, 403, {"detail": "address blocked"})
+                    return
+                if template != "unmatched" and await self._rate_limited(ip, label):
+                    ratelimit_block_total.labels(label).inc()
+                    log.warning("rate_limit", ip=ip, route=label)
+                    await _send_json(send_wrapper, 429, {"detail": "rate limit exceeded"},
+                                     [(b"retry-after", str(60 - int(time.time()) % 60).encode())])
+                    return
+            limit = get_settings().max_body_bytes
+            for name, value in scope.get("headers", ()):
+                if name == b"content-length":
+                    try:
+                        too_big = int(value) > limit
+                    except ValueError:
+                        await _send_json(send_wrapper, 400, {"detail": "invalid content-length"})
+                        return
+                    if too_big:
+                        await _send_json(send_wrapper, 413, {"detail": f"request body larger than {limit} bytes"})
+                        return
+            received = 0
+
+            async def receive_wrapper():
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        raise BodyTooLarge()
+                return message
+
+            await self.app(scope, receive_wrapper, send_wrapper)
+        except BodyTooLarge:
+            if state["status"] is None:
+                await _send_json(send_wrapper, 413, {"detail": f"request body larger than {limit} bytes"})
+        except Exception as exc:  # noqa: BLE001 - last line of defence: JSON 5xx, never a traceback
+            status, detail = 500, "internal server error"
+            full = path
+            if isinstance(exc, DatabaseUnavailable):
+                status, detail = 503, str(exc)
+                st = db.stats()
+                log.error(str(exc), route=full, method=method, in_use=st["in_use"], max=st["max"],
+                          waiting=st["waiting"])
+            elif isinstance(exc, psycopg.OperationalError):
+                status, detail = 503, "database unavailable"
+                log.error("database error", route=full, method=method, error=f"{type(exc).__name__}: {exc}")
+            elif isinstance(exc, psycopg.Error):
+                log.error("database query failed", route=full, method=method, error=f"{type(exc).__name__}: {exc}")
+            elif isinstance(exc, REDIS_ERRORS):
+                status, detail = 503, "redis unavailable"
+                log.error("redis error", route=full, method=method, error=f"{type(exc).__name__}: {exc}")
+            else:
+                log.error("unhandled exception", exc_info=exc, route=full, method=method)
+            state["logged"] = True
+            if state["status"] is None:
+                await _send_json(send_wrapper, status, {"detail": detail})
+            else:
+                state["status"] = 500
+        finally:
+            status = state["status"] or 500
+            elapsed = time.perf_counter() - started
+            request_duration_seconds.labels(label, method).observe(elapsed)
+            http_requests_total.labels(label, method, str(status)).inc()
+            if status >= 500:
+                errors_total.labels(label, str(status)).inc()
+                if not state["logged"]:
+                    log.error("request failed", route=path, method=method, status=status,
+                              duration_ms=round(elapsed * 1000, 1))

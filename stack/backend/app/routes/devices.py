@@ -1,0 +1,239 @@
+"""Device registry and the EA (MT5 expert advisor) poll/ack endpoints, HMAC-signed."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+from typing import Literal, Optional
+
+import psycopg
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from ..core.config import get_settings
+from ..core.db import DatabaseUnavailable, db, fetchall, fetchone
+from ..core.logging import log
+from ..core.metrics import ea_errors_total
+from ..core.redis import REDIS_ERRORS, rds
+from ..core.security import CurrentUser, current_user
+from ..core.util import client_ip, jsonable
+
+router = APIRouter()
+
+BIGINT_MAX = 2 ** 63 - 1
+NONCE_TTL = 300
+NONCE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+# ---------------------------------------------------------------- device secret cache
+class DeviceCache:
+    """device_id -> (fetched_at, row or None). Short TTL so revocation/rotation applies within ~1-2 s."""
+
+    def __init__(self) -> None:
+        self._d: dict[str, tuple[float, Optional[dict]]] = {}
+
+    def get(self, device_id: str):
+        hit = self._d.get(device_id)
+        if hit and time.monotonic() - hit[0] < get_settings().device_cache_seconds:
+            return True, hit[1]
+        return False, None
+
+    def put(self, device_id: str, row: Optional[dict]) -> None:
+        if len(self._d) > 10000:
+            self._d.clear()
+        self._d[device_id] = (time.monotonic(), row)
+
+    def invalidate(self, device_id: str) -> None:
+        self._d.pop(device_id, None)
+
+
+device_cache = DeviceCache()
+
+
+# ---------------------------------------------------------------- registry
+@router.post("/devices", status_code=201)
+async def register_device(user: CurrentUser = Depends(current_user)):
+    device_id = "dev_" + secrets.token_hex(8)
+    secret = secrets.token_hex(32)
+    async with db.connection() as conn:
+        row = await fetchone(
+            conn,
+            "INSERT INTO devices (device_id, user_id, secret) VALUES (%s, %s, %s)"
+            " RETURNING device_id, user_id, status, created_at",
+            (device_id, user.user_id, secret),
+        )
+    device_cache.invalidate(device_id)
+    log.info("device registered", device_id=device_id, user_id=user.user_id)
+    return JSONResponse({**jsonable(row), "secret": secret}, status_code=201)
+
+
+@router.get("/devices")
+async def list_devices(status: Literal["active", "revoked", "all"] = "active",
+                       user_id: Optional[str] = Query(default=None, max_length=128),
+                       limit: int = Query(default=200, ge=1, le=1000)):
+    conds, params = [], []
+    if status != "all":
+        conds.append("status = %s")
+        params.append(status)
+    if user_id is not None:
+        conds.append("user_id = %s")
+        params.append(user_id)
+    where = " AND ".join(conds) or "TRUE"
+    async with db.connection() as conn:
+        rows = await fetchall(
+            conn,
+            "SELECT device_id, user_id, status, created_at, revoked_at FROM devices"
+            f" WHERE {where} ORDER BY created_at DESC LIMIT %s",
+            (*params, limit),
+        )
+    return JSONResponse({"status": status, "count": len(rows), "devices": [jsonable(r) for r in rows]})
+
+
+@router.post("/devices/{device_id}/revoke")
+async def revoke_device(device_id: str = Path(max_length=64), user: CurrentUser = Depends(current_user)):
+    async with db.connection() as conn:
+        row = await fetchone(
+            conn,
+            "UPDATE devices SET status = 'revoked', revoked_at = COALESCE(revoked_at, now())"
+            " WHERE device_id = %s AND user_id = %s RETURNING device_id, user_id, status, created_at, revoked_at",
+            (device_id, user.user_id),
+        )
+    device_cache.invalidate(device_id)
+    if row is None:
+        raise HTTPException(status_code=404, detail="unknown device")
+    log.info("device revoked", device_id=device_id, user_id=user.user_id)
+    return JSONResponse(jsonable(row))
+
+
+# ---------------------------------------------------------------- EA
+class EAError(Exception):
+    def __init__(self, status: int, error_type: str, detail: str, **fields) -> None:
+        self.status, self.error_type, self.detail, self.fields = status, error_type, detail, fields
+
+
+def _ea_fail(endpoint: str, err: EAError, request: Request) -> JSONResponse:
+    ea_errors_total.labels(endpoint, err.error_type).inc()
+    words = "ea_errors HMAC signature invalid" if err.error_type == "invalid_signature" else "ea_errors"
+    logger = log.error if err.error_type == "timeout" else log.warning
+    logger(words, endpoint=endpoint, error_type=err.error_type, ip=client_ip(request.scope), **err.fields)
+    return JSONResponse({"detail": err.detail, "error_type": err.error_type}, status_code=err.status)
+
+
+async def _load_device(device_id: str) -> Optional[dict]:
+    hit, row = device_cache.get(device_id)
+    if hit:
+        return row
+    try:
+        async with db.connection(timeout=min(get_settings().db_pool_timeout, 5.0)) as conn:
+            row = await fetchone(
+                conn, "SELECT device_id, user_id, secret, status, created_at FROM devices WHERE device_id = %s",
+                (device_id,),
+            )
+    except (DatabaseUnavailable, psycopg.OperationalError) as exc:
+        raise EAError(503, "timeout", "device registry unavailable", device_id=device_id,
+                      reason=f"{type(exc).__name__}: {exc}"[:200])
+    device_cache.put(device_id, row)
+    return row
+
+
+async def _authenticate(request: Request, body: bytes) -> dict:
+    h = request.headers
+    device_id = h.get("x-device-id", "")
+    ts_raw = h.get("x-timestamp", "")
+    nonce = h.get("x-nonce", "")
+    signature = h.get("x-signature", "")
+    if not DEVICE_ID_RE.match(device_id) or not NONCE_RE.match(nonce) or not signature:
+        raise EAError(401, "auth_failed", "missing or malformed X-Device-Id / X-Nonce / X-Signature",
+                      device_id=device_id or None, reason="malformed_headers")
+    try:
+        ts = int(ts_raw)
+    except ValueError:
+        raise EAError(401, "auth_failed", "missing or malformed X-Timestamp", device_id=device_id,
+                      reason="bad_timestamp")
+    skew = abs(time.time() - ts)
+    if skew > get_settings().ea_max_skew_seconds:
+        raise EAError(401, "auth_failed", "stale or future timestamp", device_id=device_id, reason="stale_timestamp",
+                      skew_s=int(skew))
+    device = await _load_device(device_id)
+    if device is None:
+        raise EAError(401, "auth_failed", "unknown device", device_id=device_id, reason="unknown_device")
+    if device["status"] != "active":
+        raise EAError(401, "auth_failed", "device revoked", device_id=device_id, reason="revoked_device")
+    message = f"{request.method}\n{request.url.path}\n{ts_raw}\n{nonce}\n".encode() + body
+    expected = hmac.new(device["secret"].encode(), message, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature.strip().lower()):
+        raise EAError(401, "invalid_signature", "invalid signature", device_id=device_id)
+    try:
+        fresh = await asyncio.wait_for(
+            rds.client.set(f"nonce:{device_id}_{nonce}", str(ts), nx=True, ex=NONCE_TTL), 1.0)
+    except REDIS_ERRORS as exc:
+        raise EAError(503, "timeout", "nonce store unavailable", device_id=device_id,
+                      reason=f"redis {type(exc).__name__}")
+    if not fresh:
+        raise EAError(409, "nonce_replay", "nonce already used", device_id=device_id, nonce=nonce)
+    return device
+
+
+@router.get("/ea/poll")
+async def ea_poll(request: Request):
+    endpoint = "/ea/poll"
+    try:
+        device = await _authenticate(request, b"")
+        try:
+            async with db.connection(timeout=min(get_settings().db_pool_timeout, 5.0)) as conn:
+                rows = await fetchall(
+                    conn,
+                    "SELECT s.id, s.instrument, s.side, s.price, s.quality, s.source, s.created_at"
+                    " FROM signals s WHERE s.created_at >= %s AND NOT EXISTS"
+                    " (SELECT 1 FROM ea_acks a WHERE a.device_id = %s AND a.signal_id = s.id)"
+                    " ORDER BY s.id LIMIT 20",
+                    (device["created_at"], device["device_id"]),
+                )
+        except (DatabaseUnavailable, psycopg.OperationalError) as exc:
+            raise EAError(503, "timeout", "signal store unavailable", device_id=device["device_id"],
+                          reason=f"{type(exc).__name__}: {exc}"[:200])
+    except EAError as err:
+        return _ea_fail(endpoint, err, request)
+    return JSONResponse({"device_id": device["device_id"], "signals": [jsonable(r) for r in rows]})
+
+
+@router.post("/ea/ack")
+async def ea_ack(request: Request):
+    endpoint = "/ea/ack"
+    body = await request.body()
+    try:
+        device = await _authenticate(request, body)
+    except EAError as err:
+        return _ea_fail(endpoint, err, request)
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return JSONResponse({"detail": "body must be JSON {\"signal_id\": <int>}"}, status_code=400)
+    signal_id = data.get("signal_id") if isinstance(data, dict) else None
+    if not isinstance(signal_id, int) or isinstance(signal_id, bool) or not 1 <= signal_id <= BIGINT_MAX:
+        return JSONResponse({"detail": "signal_id must be a positive integer"}, status_code=422)
+    try:
+        async with db.connection(timeout=min(get_settings().db_pool_timeout, 5.0)) as conn:
+            row = await fetchone(
+                conn,
+                "INSERT INTO ea_acks (device_id, signal_id) SELECT %s, %s"
+                " WHERE EXISTS (SELECT 1 FROM signals WHERE id = %s)"
+                " ON CONFLICT (device_id, signal_id) DO NOTHING RETURNING signal_id, acked_at",
+                (device["device_id"], signal_id, signal_id),
+            )
+            if row is None:
+                exists = await fetchone(conn, "SELECT 1 AS x FROM signals WHERE id = %s", (signal_id,))
+    except (DatabaseUnavailable, psycopg.OperationalError) as exc:
+        return _ea_fail(endpoint, EAError(503, "timeout", "signal store unavailable", device_id=device["device_id"],
+                                          reason=f"{type(exc).__name__}: {exc}"[:200]), request)
+    if row is None:
+        if exists is None:
+            return JSONResponse({"detail": "unknown signal"}, status_code=404)
+        return JSONResponse({"signal_id": signal_id, "acked": True, "duplicate": True})
+    log.info("ea ack", device_id=device["device_id"], signal_id=signal_id)
+    return JSONResponse({"signal_id": signal_id, "acked": True, "duplicate": False})

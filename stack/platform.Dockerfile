@@ -1,0 +1,19 @@
+# One image for the platform's Python services (backend, signal-generator, vendor, alert-sink);
+# each service picks its command in docker-compose.test.yml. Context: stack/.
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv ca-certificates procps \
+ && rm -rf /var/lib/apt/lists/*
+RUN python3 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+COPY platform-requirements.txt backend/requirements.txt /tmp/req/
+# pip needs the build host's CA bundle where a TLS proxy fronts the package index (passed as an
+# optional build secret; absent elsewhere).
+RUN --mount=type=secret,id=ca_bundle,required=false \
+    if [ -s /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle; fi; \
+    pip install --no-cache-dir -q -r /tmp/req/platform-requirements.txt -r /tmp/req/requirements.txt
+WORKDIR /app
+COPY backend /app/backend
+COPY signal_generator /app/signal_generator
+COPY vendor /app/vendor
+COPY alert_sink /app/alert_sink

@@ -1,0 +1,1 @@
+"""Stand-in for the external market-data vendor API (run: uvicorn vendor.app:app)."""

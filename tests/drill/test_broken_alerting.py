@@ -1,0 +1,59 @@
+"""The drill engine goes red when alerting is broken: the Redis drill run against deliberately wrong
+rules, routing and remediation must fail, each with the message that names the fault."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from alertdrill.breakage import broken_routing, broken_rules
+from alertdrill.drill import Timeouts
+from alertdrill.errors import AlertNotFired, AlertNotResolved, NotificationMissing
+
+from scenarios.test_redis_disconnected import run_redis_drill
+
+pytestmark = pytest.mark.drill
+
+ALERT = "RedisDisconnected"
+
+
+@pytest.fixture
+def short_deadlines(drill_context):
+    """These drills are expected to fail; waiting the full automatic deadline proves nothing more."""
+    saved = drill_context.timeouts
+    drill_context.timeouts = Timeouts(steady=saved.steady, fire=25, resolve=30)
+    yield
+    drill_context.timeouts = saved
+
+
+def test_renamed_alert_fails_the_drill(drill, drill_context, short_deadlines):
+    with broken_rules(drill_context.stack, lambda t: t.replace(f"alert: {ALERT}", "alert: RedisDown")):
+        with pytest.raises(AlertNotFired, match=f"no alerting rule named {ALERT}"):
+            run_redis_drill(drill, drill_context)
+
+
+def test_unreachable_threshold_fails_the_drill(drill, drill_context, short_deadlines):
+    def unreachable(text: str) -> str:
+        # The rule's comparison `== 0` becomes `< -1`: redis_connected is 0 or 1, never below -1.
+        head, rule = text.split(f"alert: {ALERT}", 1)
+        return head + f"alert: {ALERT}" + re.sub(r"==\s*0", "< -1", rule, count=1)
+
+    with broken_rules(drill_context.stack, unreachable):
+        with pytest.raises(AlertNotFired, match=f"{ALERT} did not fire within"):
+            run_redis_drill(drill, drill_context)
+
+
+def test_wrong_receiver_fails_the_drill(drill, drill_context, short_deadlines):
+    # Critical alerts routed to the engineering manager instead of PagerDuty.
+    def misroute(text: str) -> str:
+        return text.replace("- receiver: pagerduty\n", "- receiver: engineering-manager\n", 1)
+
+    with broken_routing(drill_context.stack, misroute):
+        with pytest.raises(NotificationMissing, match="pagerduty got no notification"):
+            run_redis_drill(drill, drill_context)
+
+
+def test_remediation_that_does_not_work_fails_the_drill(drill, drill_context, short_deadlines):
+    # Restarting the backend does not bring a dead Redis back.
+    with pytest.raises(AlertNotResolved, match=f"{ALERT} kept firing"):
+        run_redis_drill(drill, drill_context, remediation_service="backend")

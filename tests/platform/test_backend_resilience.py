@@ -1,0 +1,247 @@
+"""Rate limit + denylist, pool exhaustion, .env change + restart, the RELEASE switch, circuit breaker,
+and bad input (always a clear 4xx, never a 500 or a partial write)."""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import time
+import uuid
+
+import httpx
+import psycopg
+import pytest
+
+pytestmark = pytest.mark.platform
+
+
+def wait_for(pred, timeout: float, interval: float = 0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    return pred()
+
+
+def avoid_minute_boundary(margin: float = 4.0) -> None:
+    """Rate-limit windows are epoch minutes: don't straddle one mid-test."""
+    left = 60 - time.time() % 60
+    if left < margin:
+        time.sleep(left + 0.2)
+
+
+def test_rate_limit_env_restart_and_precedence(h, make_backend, redis_alive):
+    b = make_backend(dotenv={"RATE_LIMIT_PER_MINUTE": "5"})
+    assert "config key=RATE_LIMIT_PER_MINUTE value=5 source=backend/.env" in b.logs()
+    ip = f"203.0.113.{uuid.uuid4().int % 200 + 1}"
+    avoid_minute_boundary()
+    with httpx.Client(base_url=b.url, timeout=10) as c:
+        codes = [c.get("/api/v1/approvals", headers={"X-Forwarded-For": f"{ip}, 10.0.0.1"}).status_code
+                 for _ in range(7)]
+        assert codes == [200] * 5 + [429] * 2
+        r = c.get("/api/v1/approvals", headers={"X-Forwarded-For": ip})
+        assert r.status_code == 429 and r.json()["detail"] == "rate limit exceeded"
+        # per route and per address
+        assert c.get("/api/v1/devices", headers={"X-Forwarded-For": ip}).status_code == 200
+        assert c.get("/api/v1/approvals", headers={"X-Forwarded-For": "192.0.2.200"}).status_code == 200
+        assert b.metric("ratelimit_block_total", {"route": "/approvals"}) == 3
+        assert b.metric("errors_total", {"endpoint": "/approvals"}) == 0
+        minute = int(time.time() // 60)
+        assert int(redis_alive.client().get(f"rl:{ip}:/approvals:{minute}")) == 8
+        assert 0 < redis_alive.client().ttl(f"rl:{ip}:/approvals:{minute}") <= 60
+    assert f"WARNING rate_limit ip={ip} route=/approvals" in b.logs()
+    # the runbook remedy: edit backend/.env, restart backend
+    b.edit_env({"RATE_LIMIT_PER_MINUTE": "50"})
+    b.restart()
+    assert "config key=RATE_LIMIT_PER_MINUTE value=50 source=backend/.env" in b.logs()
+    with httpx.Client(base_url=b.url, timeout=10) as c:
+        assert c.get("/api/v1/approvals", headers={"X-Forwarded-For": ip}).status_code == 200
+    # the environment wins over backend/.env
+    b2 = make_backend(dotenv={"RATE_LIMIT_PER_MINUTE": "5"}, env={"RATE_LIMIT_PER_MINUTE": "2"})
+    assert "config key=RATE_LIMIT_PER_MINUTE value=2 source=env" in b2.logs()
+    ip2 = f"198.51.100.{uuid.uuid4().int % 200 + 1}"
+    with httpx.Client(base_url=b2.url, timeout=10) as c:
+        codes = [c.get("/api/v1/devices", headers={"X-Forwarded-For": ip2}).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+
+
+def test_rate_limiter_fails_open_without_redis(h, make_backend, redis_server):
+    b = make_backend(dotenv={"RATE_LIMIT_PER_MINUTE": "2"})
+    redis_server.stop()
+    try:
+        with httpx.Client(base_url=b.url, timeout=10) as c:
+            codes = [c.get("/api/v1/approvals", headers={"X-Forwarded-For": "192.0.2.50"}).status_code
+                     for _ in range(5)]
+        assert codes == [200] * 5
+        assert "rate_limit failing open" in b.logs()
+    finally:
+        redis_server.start()
+
+
+def test_denylist_edit_without_restart(h, client, backend):
+    bad = "198.51.100.66"
+    assert client.get("/api/v1/approvals", headers={"X-Forwarded-For": bad}).status_code == 200
+    backend.denylist.write_text(backend.denylist.read_text() + f"{bad}  # scraper, ticket 42\n")
+    r = wait_for(lambda: (x := client.get("/api/v1/approvals", headers={"X-Forwarded-For": bad})).status_code == 403
+                 and x, 3)
+    assert r and r.json() == {"detail": "address blocked"}
+    # blocked before auth / signatures / rate limiting, on every API route
+    assert client.post("/api/v1/auth/login", json={}, headers={"X-Forwarded-For": bad}).status_code == 403
+    assert client.get("/api/v1/approvals", headers={"X-Forwarded-For": "192.0.2.1"}).status_code == 200
+    assert client.get("/health", headers={"X-Forwarded-For": bad}).status_code == 200  # probes unaffected
+    backend.denylist.write_text("# emptied\n")
+    assert wait_for(lambda: client.get("/api/v1/approvals", headers={"X-Forwarded-For": bad}).status_code == 200, 3)
+    assert "denylist blocked ip=198.51.100.66" in backend.logs()
+
+
+def test_pool_exhaustion(h, backend, auth, pg, redis_alive):
+    """LOCK TABLE signals: the backend's queries wait holding their pool connections -> 100 %, waiters -> 503."""
+    lock = psycopg.connect(pg.url)
+    lock.execute("LOCK TABLE signals IN ACCESS EXCLUSIVE MODE")
+    n = 14  # DB_POOL_SIZE=10 + 4 that must queue
+    try:
+        def call():
+            with httpx.Client(base_url=backend.url, timeout=30) as c:
+                t0 = time.time()
+                r = c.get("/api/v1/signals?limit=5", headers=auth)
+                return r.status_code, time.time() - t0, r.json()
+        with cf.ThreadPoolExecutor(n) as ex:
+            futs = [ex.submit(call) for _ in range(n)]
+            assert wait_for(lambda: backend.metric("db_connection_pool_size") == 100.0, 5), "pool never full"
+            assert backend.metric("db_connection_pool_in_use") == 10
+            assert backend.metric("db_connection_pool_waiting") >= 1
+            with psycopg.connect(pg.url, autocommit=True) as c:
+                waiting = c.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                                    " AND wait_event_type = 'Lock' AND query LIKE 'SELECT id, instrument%%'"
+                                    ).fetchone()[0]
+            assert waiting == 10
+            # the queued requests give up after DB_POOL_TIMEOUT (2 s) with 503
+            time.sleep(2.6)
+            lock.rollback()
+            results = [f.result() for f in futs]
+    finally:
+        lock.close()
+    codes = sorted(r[0] for r in results)
+    assert codes == [200] * 10 + [503] * 4, codes
+    assert all(r[1] >= 2.0 for r in results)  # every request really waited
+    assert {r[2]["detail"] for r in results if r[0] == 503} == {"database connection pool exhausted"}
+    assert wait_for(lambda: backend.metric("db_connection_pool_size") == 0.0, 3)
+    assert backend.metric("errors_total", {"endpoint": "/signals", "status": "503"}) >= 4
+    logs = backend.logs()
+    assert "ERROR database connection pool exhausted route=/api/v1/signals" in logs
+    assert backend.metric("db_query_duration_seconds_bucket", {"query_type": "select", "le": "2.5"}) < \
+        backend.metric("db_query_duration_seconds_count", {"query_type": "select"})
+
+
+def test_release_bad_build_and_rollback(h, make_backend, redis_alive):
+    b = make_backend(dotenv={"RELEASE": "1.5.0-rc1"})
+    with httpx.Client(base_url=b.url, timeout=10) as c:
+        hdr = {"Authorization": f"Bearer {h.login(c)}"}
+        for _ in range(3):
+            r = c.get("/api/v1/signals", headers=hdr)
+            assert r.status_code == 500 and r.json() == {"detail": "internal server error"}
+        assert c.get("/api/v1/approvals").status_code == 200  # only the one endpoint is broken
+    assert b.metric("errors_total", {"endpoint": "/signals", "status": "500"}) == 3
+    logs = b.logs()
+    err = [l for l in logs.splitlines() if " ERROR " in l and "/api/v1/signals" in l]
+    assert err and "database query failed" in err[0] and "UndefinedColumn" in err[0] and "risk_score" in err[0]
+    assert "Traceback" not in logs
+    b.edit_env({"RELEASE": "1.4.2"})  # roll back
+    b.restart()
+    with httpx.Client(base_url=b.url, timeout=10) as c:
+        assert c.get("/api/v1/signals", headers={"Authorization": f"Bearer {h.login(c)}"}).status_code == 200
+
+
+def test_vendor_slow_without_breaker(h, client, backend, vendor):
+    try:
+        r = client.get("/api/v1/market/EURUSD")
+        assert r.status_code == 200 and r.json()["cached"] is False and r.json()["quote"]["symbol"] == "EURUSD"
+        vendor.delay = 1.2
+        t0 = time.time()
+        r = client.get("/api/v1/market/EURUSD")
+        assert r.status_code == 200 and time.time() - t0 >= 1.2  # a slow vendor really makes the route slow
+        line = [l for l in backend.logs().splitlines() if "external_api call" in l][-1]
+        assert "duration_ms=" in line and float(line.split("duration_ms=")[1].split()[0]) >= 1200
+        assert client.get("/api/v1/market/NOPE$").status_code == 422
+    finally:
+        vendor.reset()
+
+
+def test_circuit_breaker_serves_cache(h, make_backend, vendor, redis_alive):
+    b = make_backend(dotenv={"CIRCUIT_BREAKER_ENABLED": "true", "CIRCUIT_BREAKER_CALL_TIMEOUT": "0.4",
+                             "CIRCUIT_BREAKER_RESET_SECONDS": "2"})
+    inst = "CB" + uuid.uuid4().hex[:6].upper()
+    try:
+        with httpx.Client(base_url=b.url, timeout=10) as c:
+            assert c.get(f"/api/v1/market/{inst}").json()["cached"] is False
+            assert 3500 < redis_alive.client().ttl(f"cache:quote:{inst}") <= 3600
+            vendor.delay = 2.0
+            for _ in range(3):  # 3 consecutive timeouts open the breaker; each is answered from cache
+                t0 = time.time()
+                r = c.get(f"/api/v1/market/{inst}")
+                assert r.status_code == 200 and r.json()["cached"] is True and time.time() - t0 < 1.0
+            assert b.metric("circuit_breaker_open") == 1.0
+            calls = vendor.calls
+            t0 = time.time()
+            r = c.get(f"/api/v1/market/{inst}")
+            assert r.json()["cached"] is True and r.json()["reason"] == "circuit_open"
+            assert time.time() - t0 < 0.2 and vendor.calls == calls  # vendor not even called
+            assert c.get("/api/v1/market/NEVERSEEN").status_code == 503  # open + nothing cached
+            vendor.delay = 0.0
+            time.sleep(2.1)  # reset window over: a half-open trial call succeeds and closes it
+            r = c.get(f"/api/v1/market/{inst}")
+            assert r.json()["cached"] is False
+            assert b.metric("circuit_breaker_open") == 0.0
+    finally:
+        vendor.reset()
+    assert "external_api circuit_breaker open" in b.logs()
+
+
+def test_bad_input_is_4xx_never_500(h, client, backend, auth, pg_conn):
+    before_rows = pg_conn.execute("SELECT count(*) FROM signals").fetchone()[0]
+    before_5xx = sum(backend.metric("errors_total", {"endpoint": e, "status": "500"})
+                     for e in ("/signals", "/auth/login", "/billing/webhook", "/ea/ack", "/approvals/{signal_id}"))
+    good = {"instrument": "EURUSD", "side": "buy", "price": 1.1, "quality": 0.5, "source": "s", "client_ref": "x"}
+    key = h.SIGNAL_KEY
+    bads = [
+        ("POST", "/api/v1/signals", {"content": b"{not json", "headers": {**key, "Content-Type": "application/json"}}),
+        ("POST", "/api/v1/signals", {"json": {k: v for k, v in good.items() if k != "price"}, "headers": key}),
+        ("POST", "/api/v1/signals", {"json": {**good, "price": "abc"}, "headers": key}),
+        ("POST", "/api/v1/signals", {"json": {**good, "price": 0}, "headers": key}),
+        ("POST", "/api/v1/signals", {"json": {**good, "price": -3}, "headers": key}),
+        ("POST", "/api/v1/signals", {"json": {**good, "quality": 1.5}, "headers": key}),
+        ("POST", "/api/v1/signals", {"json": {**good, "side": "hold"}, "headers": key}),
+        ("POST", "/api/v1/signals", {"json": {**good, "instrument": "X" * 21}, "headers": key}),
+        ("POST", "/api/v1/signals", {"json": {**good, "instrument": ""}, "headers": key}),
+        ("POST", "/api/v1/signals", {"json": {**good, "client_ref": None}, "headers": key}),
+        ("POST", "/api/v1/signals", {"json": [good], "headers": key}),
+        ("POST", "/api/v1/signals", {"content": b'{"price": 1e999}', "headers": {**key, "Content-Type": "application/json"}}),
+        ("POST", "/api/v1/auth/login", {"content": b"nope", "headers": {"Content-Type": "application/json"}}),
+        ("POST", "/api/v1/auth/login", {"json": {"email": 5}}),
+        ("POST", "/api/v1/approvals/1", {"content": b"[", "headers": {**auth, "Content-Type": "application/json"}}),
+        ("GET", "/api/v1/signals?limit=abc", {"headers": auth}),
+        ("GET", "/api/v1/signals?limit=100000", {"headers": auth}),
+        ("POST", "/api/v1/ea/ack", {"content": b"{}"}),
+        ("GET", "/api/v1/devices?status=weird", {}),
+        ("GET", "/api/v1/market/" + "A" * 30, {}),
+    ]
+    for method, path, kw in bads:
+        r = client.request(method, path, **kw)
+        assert 400 <= r.status_code < 500, (path, kw, r.status_code, r.text)
+        assert "detail" in r.json(), (path, r.text)
+    # oversize bodies: declared and chunked (no Content-Length)
+    big = json.dumps({**good, "source": "x" * 70000}).encode()
+    r = client.post("/api/v1/signals", content=big, headers={**key, "Content-Type": "application/json"})
+    assert r.status_code == 413 and "detail" in r.json()
+    r = client.post("/api/v1/billing/webhook", content=(big[i:i + 8192] for i in range(0, len(big), 8192)),
+                    headers={"Content-Type": "application/json", "Stripe-Signature": "t=1,v1=00"})
+    assert r.status_code == 413
+    r = client.get("/api/v1/nowhere")
+    assert r.status_code == 404 and r.json() == {"detail": "Not Found"}
+    assert client.delete("/api/v1/signals").status_code == 405
+    assert pg_conn.execute("SELECT count(*) FROM signals").fetchone()[0] == before_rows  # no partial writes
+    after_5xx = sum(backend.metric("errors_total", {"endpoint": e, "status": "500"})
+                    for e in ("/signals", "/auth/login", "/billing/webhook", "/ea/ack", "/approvals/{signal_id}"))
+    assert after_5xx == before_5xx
+    assert "Traceback" not in backend.logs()

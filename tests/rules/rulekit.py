@@ -1,0 +1,279 @@
+"""Helpers of the fast rule/routing tests: load the rules, the unit tests and the expectations, run
+promtool/amtool on (possibly mutated) copies, and find coverage gaps."""
+from __future__ import annotations
+
+import copy
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import yaml
+
+from alertdrill.promtools import Tool
+from alertdrill.timescale import parse_duration
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+RULES = REPO / "stack" / "prometheus" / "rules" / "alerts.yml"
+ALERTMANAGER = REPO / "stack" / "alertmanager" / "alertmanager.yml"
+UNIT_TESTS = HERE / "alerts_test.yml"
+EXPECTED = HERE / "expected.yml"
+RUNBOOK = REPO / "docs" / "runbook.md"
+WORKERS = max(2, os.cpu_count() or 2)
+
+
+def load_yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def alert_rules(rules: dict) -> dict[str, dict]:
+    """alert name -> rule (first one of that name)."""
+    out: dict[str, dict] = {}
+    for group in rules.get("groups") or []:
+        for rule in group.get("rules") or []:
+            if "alert" in rule:
+                out.setdefault(rule["alert"], rule)
+    return out
+
+
+def rule_labels(rule: dict) -> dict[str, str]:
+    return {"alertname": rule["alert"], **{k: str(v) for k, v in (rule.get("labels") or {}).items()}}
+
+
+# ---------------------------------------------------------------------------------------- promtool
+def unit_tests_for(tests: dict, alerts: Iterable[str] | None = None) -> dict:
+    """The unit-test document restricted to the groups that check one of alerts (all if None)."""
+    doc = copy.deepcopy(tests)
+    if alerts is not None:
+        wanted = set(alerts)
+        doc["tests"] = [g for g in doc["tests"]
+                        if any(t.get("alertname") in wanted for t in g.get("alert_rule_test") or [])]
+    return doc
+
+
+def run_unit_tests(promtool: Tool, tests: dict, rules_path: Path, workdir: Path, name: str = "test.yml"):
+    """promtool test rules on tests (a parsed unit-test file) pointed at rules_path. All groups in one
+    invocation. Returns the CompletedProcess."""
+    doc = dict(tests)
+    doc["rule_files"] = [str(Path(rules_path).resolve())]
+    path = workdir / name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, width=10_000))
+    return promtool.run("test", "rules", path, cwd=workdir)
+
+
+# ---------------------------------------------------------------------------------------- amtool
+def route_check(amtool: Tool, am_path: Path, labels: dict[str, str], receivers: list[str]):
+    """amtool config routes test --verify.receivers: (ok, what amtool resolved)."""
+    p = amtool.run("config", "routes", "test", f"--config.file={am_path}",
+                   f"--verify.receivers={','.join(receivers)}",
+                   *[f"{k}={v}" for k, v in sorted(labels.items())])
+    got = (p.stdout.strip().splitlines() or [""])[0]
+    return p.returncode == 0, got
+
+
+def inhibition_pairs(am: dict) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(source alertname, target alertname, equal labels) of every inhibit rule that names both."""
+    def alertname(rule: dict, side: str) -> str | None:
+        for m in rule.get(f"{side}_matchers") or []:
+            mm = re.fullmatch(r'\s*alertname\s*=\s*"?([^"]*)"?\s*', m)
+            if mm:
+                return mm.group(1)
+        return (rule.get(f"{side}_match") or {}).get("alertname")
+
+    out = []
+    for rule in am.get("inhibit_rules") or []:
+        s, t = alertname(rule, "source"), alertname(rule, "target")
+        if s and t:
+            out.append((s, t, tuple(sorted(rule.get("equal") or []))))
+    return out
+
+
+# ---------------------------------------------------------------------------------------- coverage
+KINDS = ("fires", "silent_before_for", "resolves", "silent_below")
+
+
+def unit_test_kinds(tests: dict) -> dict[str, set[str]]:
+    """For each alert, which kinds of check the unit tests hold:
+    fires              firing at some eval_time, every expected alert with exp_labels and exp_annotations
+    silent_before_for  expected silent before the first firing time of the same group
+    resolves           expected silent after a firing time of the same group
+    silent_below       a group where the alert is checked but never expected to fire."""
+    kinds: dict[str, set[str]] = {}
+    for group in tests.get("tests") or []:
+        checks: dict[str, list[tuple[int, list]]] = {}
+        for t in group.get("alert_rule_test") or []:
+            checks.setdefault(t["alertname"], []).append((parse_duration(t["eval_time"]), t.get("exp_alerts") or []))
+        for alert, cs in checks.items():
+            k = kinds.setdefault(alert, set())
+            firing = [ts for ts, exp in cs if exp]
+            if not firing:
+                k.add("silent_below")
+                continue
+            if all("exp_labels" in e and "exp_annotations" in e for _ts, exp in cs for e in exp):
+                k.add("fires")
+            if any(not exp and ts < min(firing) for ts, exp in cs):
+                k.add("silent_before_for")
+            if any(not exp and ts > min(firing) for ts, exp in cs):
+                k.add("resolves")
+    return kinds
+
+
+def coverage_gaps(runbook_alerts: Iterable[str], rules: dict, tests: dict, expected: dict) -> list[str]:
+    """One line per gap: an alert of the runbook without a rule, a rule test of each kind, or a route
+    test; and rules the runbook does not name."""
+    names = list(runbook_alerts)
+    have_rules = alert_rules(rules)
+    kinds = unit_test_kinds(tests)
+    routes = expected.get("alerts") or {}
+    gaps = []
+    for a in names:
+        if a not in have_rules:
+            gaps.append(f"{a}: no rule in {RULES.relative_to(REPO)}")
+        missing = [k for k in KINDS if k not in kinds.get(a, set())]
+        if missing:
+            gaps.append(f"{a}: no rule test ({', '.join(missing)}) in {UNIT_TESTS.relative_to(REPO)}")
+        if not (routes.get(a) or {}).get("receivers"):
+            gaps.append(f"{a}: no route test (receivers) in {EXPECTED.relative_to(REPO)}")
+    for a in have_rules:
+        if a not in names:
+            gaps.append(f"{a}: a rule the runbook has no section for")
+    return gaps
+
+
+# ---------------------------------------------------------------------------------------- mutation
+@dataclass
+class Mutant:
+    kind: str
+    alert: str
+    detail: str
+    rules: dict | None = None  # mutated rule document (None: unchanged)
+    am: dict | None = None  # mutated Alertmanager document (None: unchanged)
+    killed: bool | None = None
+    by: str = ""
+    path: Path | None = None  # where the mutated rules were written
+
+
+_CMP_RE = re.compile(r"(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
+_FLIP = {">": "<", "<": ">", ">=": "<=", "<=": ">=", "==": "!=", "!=": "=="}
+
+
+def _with_rule(rules: dict, alert: str, change: Callable[[dict], str | None]) -> tuple[dict, str] | None:
+    doc = copy.deepcopy(rules)
+    for group in doc["groups"]:
+        for rule in group.get("rules") or []:
+            if rule.get("alert") == alert:
+                detail = change(rule)
+                return (doc, detail) if detail else None
+    return None
+
+
+def _threshold(factor_up: bool):
+    def change(rule: dict) -> str | None:
+        m = _CMP_RE.search(rule["expr"])
+        if not m:
+            return None
+        old = float(m.group(2))
+        new = (1 if factor_up else -1) if old == 0 else old * (1.5 if factor_up else 0.5)
+        new_s = f"{new:g}"
+        rule["expr"] = rule["expr"][:m.start(2)] + new_s + rule["expr"][m.end(2):]
+        return f"{m.group(1)} {m.group(2)} -> {m.group(1)} {new_s}"
+    return change
+
+
+def _flip(rule: dict) -> str | None:
+    m = _CMP_RE.search(rule["expr"])
+    if not m:
+        return None
+    rule["expr"] = rule["expr"][:m.start(1)] + _FLIP[m.group(1)] + rule["expr"][m.end(1):]
+    return f"{m.group(1)} -> {_FLIP[m.group(1)]}"
+
+
+def _severity(rule: dict) -> str | None:
+    old = (rule.get("labels") or {}).get("severity")
+    if old not in ("critical", "warning"):
+        return None
+    rule["labels"]["severity"] = "warning" if old == "critical" else "critical"
+    return f"{old} -> {rule['labels']['severity']}"
+
+
+def _rename(rule: dict) -> str:
+    rule["alert"] = rule["alert"] + "Renamed"
+    return f"-> {rule['alert']}"
+
+
+def _for_removed(rule: dict) -> str | None:
+    if not rule.get("for"):
+        return None
+    old = rule.pop("for")
+    return f"for {old} removed"
+
+
+def _revenue_dropped(rule: dict) -> str | None:
+    if (rule.get("labels") or {}).get("revenue_impact") is None:
+        return None
+    del rule["labels"]["revenue_impact"]
+    return "revenue_impact label removed"
+
+
+RULE_MUTATIONS: dict[str, Callable[[dict], str | None]] = {
+    "threshold raised": _threshold(True),
+    "threshold lowered": _threshold(False),
+    "comparison flipped": _flip,
+    "severity changed": _severity,
+    "alert renamed": _rename,
+    "for removed": _for_removed,
+    "revenue label dropped": _revenue_dropped,
+}
+
+
+def rule_mutants(rules: dict) -> list[Mutant]:
+    out = []
+    for kind, change in RULE_MUTATIONS.items():
+        for alert in alert_rules(rules):
+            res = _with_rule(rules, alert, change)
+            if res:
+                out.append(Mutant(kind, alert, res[1], rules=res[0]))
+    return out
+
+
+def receiver_dropped(am: dict, alert: str, receiver: str) -> dict:
+    """The routing with `alert` no longer reaching `receiver`: every route to it excludes the alert
+    (alertname!="..."), and if it is the root's default it becomes a receiver with no configuration."""
+    doc = copy.deepcopy(am)
+
+    def walk(route: dict, root: bool) -> None:
+        if route.get("receiver") == receiver:
+            if root:
+                route["receiver"] = "mutant-nowhere"
+                doc["receivers"].append({"name": "mutant-nowhere"})
+            else:
+                route["matchers"] = list(route.get("matchers") or []) + [f'alertname!="{alert}"']
+        for child in route.get("routes") or []:
+            walk(child, False)
+
+    walk(doc["route"], True)
+    return doc
+
+
+def routing_mutants(am: dict, expected: dict) -> list[Mutant]:
+    out = []
+    for alert, spec in (expected.get("alerts") or {}).items():
+        for r in spec.get("receivers") or []:
+            out.append(Mutant("receiver dropped", alert, f"{alert} -/-> {r}", am=receiver_dropped(am, alert, r)))
+    for i, rule in enumerate(am.get("inhibit_rules") or []):
+        doc = copy.deepcopy(am)
+        del doc["inhibit_rules"][i]
+        out.append(Mutant("inhibition removed", str(rule.get("target_matchers")), "inhibit rule deleted", am=doc))
+        doc = copy.deepcopy(am)
+        doc["inhibit_rules"][i]["equal"] = ["alertname"]
+        out.append(Mutant("inhibition equal changed", str(rule.get("target_matchers")),
+                          f"equal {rule.get('equal')} -> [alertname]", am=doc))
+    return out
+
+
+def run_parallel(fn: Callable, items: list, workers: int = WORKERS) -> list:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))

@@ -1,0 +1,82 @@
+"""The rule file and the Alertmanager configuration are valid and say what the runbook says."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import rulekit
+from alertdrill.runbook import parse_runbook
+from alertdrill.timescale import parse_duration
+
+EXPECTED_ALERTS = list(rulekit.load_yaml(rulekit.EXPECTED)["alerts"])
+
+
+def test_promtool_check_rules(promtool):
+    p = promtool.run("check", "rules", rulekit.RULES)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"{len(EXPECTED_ALERTS)} rules found" in p.stdout
+
+
+def test_amtool_check_config(amtool):
+    p = amtool.run("check-config", rulekit.ALERTMANAGER)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_one_rule_per_expected_alert(rules):
+    names = [r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in r]
+    assert sorted(names) == sorted(EXPECTED_ALERTS), "rules and tests/rules/expected.yml disagree"
+    assert len(names) == len(set(names)), f"duplicate alert names: {names}"
+
+
+@pytest.mark.parametrize("alert", EXPECTED_ALERTS)
+def test_rule_labels_for_and_annotations(alert, rules, expected):
+    rule = rulekit.alert_rules(rules)[alert]
+    spec = expected["alerts"][alert]
+    labels = rule.get("labels") or {}
+    assert labels.get("severity") == spec["severity"]
+    assert str(labels.get("revenue_impact", "false")) == ("true" if spec.get("revenue_impact") else "false")
+    assert rule.get("for") and parse_duration(rule["for"]) > 0, "every rule needs a non-zero for:"
+    assert parse_duration(rule["for"]) == parse_duration(spec["for"])
+    ann = rule.get("annotations") or {}
+    assert ann.get("summary")
+    assert "$value" in ann.get("description", ""), "the description must carry the live value"
+    assert ann.get("runbook_url", "").endswith(f"docs/runbook.md#{alert.lower()}")
+    assert ann["runbook_url"].startswith("https://github.com/alertdrill/alertdrill/blob/main/")
+
+
+def test_runbook_urls_point_at_existing_headings(rules):
+    rb = parse_runbook(rulekit.RUNBOOK)
+    for name, rule in rulekit.alert_rules(rules).items():
+        anchor = rule["annotations"]["runbook_url"].rsplit("#", 1)[1]
+        assert anchor in rb.anchors, f"{name}: runbook_url anchor #{anchor} is no heading of docs/runbook.md"
+        assert name in rb.section(name).alerts
+
+
+def test_receivers_are_sink_webhooks_with_send_resolved(am, expected):
+    receivers = {r["name"]: r for r in am["receivers"]}
+    assert set(receivers) == set(expected["receivers"])
+    for name, url in expected["receivers"].items():
+        hooks = receivers[name].get("webhook_configs") or []
+        assert [h["url"] for h in hooks] == [url], name
+        assert all(h.get("send_resolved") is True for h in hooks), f"{name}: send_resolved must be true"
+
+
+def test_production_timers_and_grouping(am):
+    route = am["route"]
+    assert {"alertname", "severity"} <= set(route["group_by"])
+    assert parse_duration(route["group_wait"]) == parse_duration("30s")
+    assert parse_duration(route["group_interval"]) == parse_duration("5m")
+    assert parse_duration(route["repeat_interval"]) >= parse_duration("1h")
+
+
+def test_runbook_index_table_matches_rules(rules):
+    """The alert index at the top of docs/runbook.md states severity and `for` of each rule."""
+    text = rulekit.RUNBOOK.read_text()
+    by_name = rulekit.alert_rules(rules)
+    rows = re.findall(r"^\|\s*\[?`?(\w+)`?\]?(?:\(#[\w-]+\))?\s*\|\s*(\w+)\s*\|[^|]*\|\s*`?(\w+)`?\s*\|", text, re.M)
+    table = {n: (sev, f) for n, sev, f in rows if n in by_name}
+    assert set(table) == set(by_name), f"alert index misses {set(by_name) - set(table)}"
+    for name, (sev, f) in table.items():
+        assert sev.lower() == by_name[name]["labels"]["severity"], name
+        assert parse_duration(f) == parse_duration(by_name[name]["for"]), name

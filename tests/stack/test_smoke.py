@@ -1,0 +1,89 @@
+"""Smoke tests of the running stack: healthy, scraped, routed, and the runbook's queries answer."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from alertdrill.clients import AlertmanagerClient, PrometheusClient, SinkClient
+from alertdrill.queries import metric_names, runbook_queries
+
+pytestmark = pytest.mark.stack
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        ok, last = predicate()
+        if ok:
+            return last
+        time.sleep(0.5)
+    pytest.fail(f"{what} not reached within {timeout:.0f}s; last seen: {last}")
+
+
+def test_all_services_healthy(stack):
+    bad = [s for s in stack.status() if not s.healthy]
+    assert not bad, "services not healthy:\n" + stack.describe()
+
+
+def test_backend_exposes_every_metric_the_runbook_names(stack, drill_settings):
+    names = set().union(*(metric_names(q) for q in runbook_queries(drill_settings.runbook.read_text())))
+    assert len(names) >= 8, f"the runbook's curl lines name too few metrics to check: {sorted(names)}"
+    text = httpx.get(f"{stack.endpoints.backend}/metrics", timeout=5).text
+    missing = sorted(n for n in names if f"# TYPE {n} " not in text and f"# TYPE {n.removesuffix('_total')} " not in text)
+    assert not missing, f"the backend's /metrics lacks metrics the runbook queries: {missing}"
+
+
+def test_every_prometheus_target_is_up(stack):
+    prom = PrometheusClient(stack.endpoints.prometheus)
+    jobs = {"backend", "signal-generator", "toxiproxy"}
+
+    def all_up():
+        targets = prom.targets()
+        health = {t["labels"]["job"]: t["health"] for t in targets}
+        return jobs <= set(health) and all(h == "up" for h in health.values()), health
+
+    _wait(all_up, 30, "every target up (backend, signal-generator, toxiproxy, prometheus, alertmanager)")
+
+
+def routed_receivers(labels: dict[str, str], config: Path) -> set[str]:
+    """The receivers the routing tree names for these labels (`amtool config routes test`)."""
+    from alertdrill.promtools import ToolNotFound, amtool
+
+    try:
+        tool = amtool()
+    except ToolNotFound as exc:
+        pytest.skip(str(exc))
+    out = tool.run("config", "routes", "test", f"--config.file={config}", *(f"{k}={v}" for k, v in labels.items()))
+    assert out.returncode == 0, f"amtool config routes test failed: {out.stderr}"
+    return {r.strip() for r in out.stdout.strip().split(",") if r.strip()}
+
+
+def test_test_alert_reaches_the_receivers_the_routing_names(stack):
+    labels = {"alertname": "AlertdrillSmokeTest", "severity": "critical", "smoke": str(time.time())}
+    expected = routed_receivers(labels, Path(stack.overrides.get(
+        "ALERTDRILL_ALERTMANAGER_DIR", "stack/alertmanager")) / "alertmanager.yml")
+    assert expected, "the routing sends a critical alert nowhere"
+    am, sink = AlertmanagerClient(stack.endpoints.alertmanager), SinkClient(stack.endpoints.sink)
+    since = time.time()
+    am.post_alert(labels, {"summary": "alertdrill smoke test"})
+    try:
+        def delivered():
+            got = {n.receiver for n in sink.notifications(alertname="AlertdrillSmokeTest", since=since)}
+            return got >= expected, got
+        got = _wait(delivered, 30, f"notifications at {sorted(expected)}")
+        assert got == expected, f"routing sent the test alert to {sorted(got)}, the config names {sorted(expected)}"
+    finally:
+        am.resolve_alert(labels)
+
+
+def test_every_runbook_query_succeeds(stack, drill_settings):
+    queries = runbook_queries(drill_settings.runbook.read_text())
+    assert queries, f"no PromQL found in the curl lines of {drill_settings.runbook}"
+    prom = PrometheusClient(stack.endpoints.prometheus)
+    failed = {q: prom.query_raw(q) for q in queries}
+    failed = {q: r for q, r in failed.items() if r.get("status") != "success"}
+    assert not failed, "runbook queries Prometheus rejects:\n" + "\n".join(f"{q}: {r}" for q, r in failed.items())
