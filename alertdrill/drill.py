@@ -25,6 +25,7 @@ from .stack import Stack
 from .timeline import Timeline
 
 Reporter = Callable[[str], None]
+AM_GROUP_REAP = 31.0  # Alertmanager's dispatcher maintenance interval (30 s) plus a margin
 
 
 @dataclass
@@ -239,6 +240,18 @@ class Drill:
 
     def _steady_problems(self) -> list[str]:
         problems = []
+        # Alertmanager reaps an emptied aggregation group only at its next maintenance (every 30 s);
+        # until then a new alert of the same name joins the old group and waits for group_interval
+        # instead of group_wait, which would distort this drill's time to fire.
+        try:
+            last = max((n.received_at for n in self.sink.notifications(alertname=self.expect.alertname)),
+                       default=None)
+        except httpx.HTTPError as exc:
+            last = None
+            problems.append(f"alert sink unreachable: {exc}")
+        if last is not None and time.time() - last < AM_GROUP_REAP:
+            problems.append(f"Alertmanager still holds {self.expect.alertname}'s group from a notice "
+                            f"{time.time() - last:.0f}s ago (groups are reaped {AM_GROUP_REAP:.0f}s after)")
         bad = {n: s for n, s in self.ctx.docker.states(SERVICES).items() if s != "running (healthy)"}
         if bad:
             problems.append("containers not healthy: " + ", ".join(f"{n}={s}" for n, s in bad.items()))

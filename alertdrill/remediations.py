@@ -1,12 +1,16 @@
 """Remediations: the runbook's own actions, applied as the runbook writes them."""
 from __future__ import annotations
 
+import os
 import subprocess
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from .clients import DockerClient
 from .faults import set_env_values, write_env
+from .runbook import parse_runbook
+from .settings import PROJECT_ROOT
 from .stack import Stack
 
 
@@ -60,3 +64,38 @@ class Shell(Remediation):
         if proc.returncode != 0:
             raise RuntimeError(f"remediation `{self.command}` failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
         return self.command
+
+
+@dataclass
+class RunbookAction(Remediation):
+    """One remediation action of the runbook's section for `alert`, run exactly as written (bash, from
+    the project root, with the stack's compose variables in the environment). `match` picks the action
+    by words of its title or commands, e.g. "restart redis". A runbook whose command is wrong makes
+    the drill fail: that is the point."""
+
+    runbook: Path
+    alert: str
+    match: str
+    stack: Stack
+    env: dict[str, str] = field(default_factory=dict)
+    timeout: float = 120
+
+    def commands(self) -> list[str]:
+        section = parse_runbook(self.runbook).section(self.alert)
+        want = self.match.lower()
+        for action in section.actions:
+            if want in action.title.lower() or any(want in c.lower() for c in action.commands):
+                return action.commands
+        titles = "; ".join(a.title or a.commands[0] for a in section.actions) or "none"
+        raise RuntimeError(f"the runbook's {self.alert} section ({self.runbook}) has no remediation action "
+                           f"matching {self.match!r}; its actions: {titles}")
+
+    def apply(self) -> str:
+        script = "\n".join(self.commands())
+        env = {**os.environ, **self.stack.overrides, **self.env}
+        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=PROJECT_ROOT, env=env,
+                              capture_output=True, text=True, timeout=self.timeout)
+        if proc.returncode != 0:
+            raise RuntimeError(f"the runbook's action failed ({proc.returncode}):\n{script}\n"
+                               f"{(proc.stderr or proc.stdout).strip()[-800:]}")
+        return script

@@ -13,7 +13,7 @@ import pytest
 from alertdrill.drill import AlertExpectation, require
 from alertdrill.faults import KillContainer
 from alertdrill.invariants import acks_exactly_once, signals_stored_since, webhooks_exactly_once
-from alertdrill.remediations import ComposeRestart
+from alertdrill.remediations import Remediation, RunbookAction
 from alertdrill.workload import CustomerTraffic
 
 pytestmark = pytest.mark.drill
@@ -38,9 +38,15 @@ def redis_is_down() -> str:
     return f"docker ps: {ps or 'redis not running'}; redis-cli ping: {(ping.stderr or ping.stdout).strip()[:80]}"
 
 
-def run_redis_drill(drill, drill_context, expectation=REDIS_DISCONNECTED, remediation_service="redis"):
+def runbook_restart(ctx, runbook) -> RunbookAction:
+    """Runbook, remediation "Redis stopped or crashed: restart it"."""
+    return RunbookAction(runbook, "RedisDisconnected", "restart redis", ctx.stack)
+
+
+def run_redis_drill(drill, drill_context, runbook, remediation: Remediation | None = None):
     ctx = drill_context
     ep = ctx.endpoints
+    expectation = REDIS_DISCONNECTED
     with drill(expectation) as d:
         d.steady_state()
         traffic = CustomerTraffic(ep.backend).start()
@@ -49,7 +55,7 @@ def run_redis_drill(drill, drill_context, expectation=REDIS_DISCONNECTED, remedi
             d.inject(KillContainer("redis", ctx.stack, ctx.docker))
             d.expect_firing()
             d.investigate("redis is down (docker ps, redis-cli ping)", redis_is_down)
-            d.remediate(ComposeRestart(remediation_service, ctx.stack))
+            d.remediate(remediation or runbook_restart(ctx, runbook))
             d.expect_resolved()
         finally:
             traffic.stop()
@@ -62,5 +68,5 @@ def run_redis_drill(drill, drill_context, expectation=REDIS_DISCONNECTED, remedi
     return d
 
 
-def test_RedisDisconnected(drill, drill_context):
-    run_redis_drill(drill, drill_context)
+def test_RedisDisconnected(drill, drill_context, drill_settings):
+    run_redis_drill(drill, drill_context, drill_settings.runbook)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Prepare a machine with no Docker engine and no registry to run the stack.
-# Idempotent: every step checks first and says what it found. On a machine
-# where `docker compose` already works and images can be pulled, it changes
-# nothing.
+# Idempotent: every step checks first and says what it found; nothing already
+# in place is touched. On a machine where `docker compose` already works and
+# images can be pulled, it changes nothing (it never probes the network: the
+# base image and Toxiproxy are made locally only where the tools for that are
+# present, otherwise the Dockerfiles pull and download them).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,15 +21,12 @@ apt_install() {
 
 engine_up() { docker info >/dev/null 2>&1; }
 
-if engine_up && docker compose version >/dev/null 2>&1 && [ -z "${ALERTDRILL_FORCE_BOOTSTRAP:-}" ]; then
-  log "docker engine and compose plugin already work: nothing to do"
-  exit 0
-fi
+changed=0
 
 # 1. Engine (Debian's docker.io; the client on PATH may be newer and talks API 1.41 to it).
 if ! command -v dockerd >/dev/null 2>&1; then
   log "installing docker.io (engine)"
-  apt_install docker.io
+  apt_install docker.io; changed=1
 else
   log "dockerd present: $(dockerd --version)"
 fi
@@ -37,11 +36,18 @@ need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
-if [ ${#need[@]} -gt 0 ]; then log "installing ${need[*]}"; apt_install "${need[@]}"; else log "promtool, amtool, debootstrap present"; fi
+# The platform's own tests start throwaway Postgres and Redis servers on the host.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+  log "installing ${need[*]}"; apt_install "${need[@]}"; changed=1
+elif [ ${#need[@]} -gt 0 ]; then
+  log "no apt-get: ${need[*]} not installed (the rules tests use promtool/amtool from the stack images instead)"
+else log "promtool, amtool, debootstrap, postgresql, redis-server present"; fi
 
 # 3. Start the engine with no bridge networking (everything uses host networking).
 if ! engine_up; then
-  log "starting dockerd (no bridge, no iptables)"
+  log "starting dockerd (no bridge, no iptables)"; changed=1
   # A daemon killed uncleanly leaves its pid file and sockets behind.
   if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
     rm -f /var/run/docker.pid /var/run/docker.sock
@@ -61,7 +67,7 @@ log "engine: $(docker version --format '{{.Server.Version}}')"
 # 4. Compose v2 and buildx plugins from Debian 13 (Debian 12 has only compose v1).
 plugdir=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
 if ! docker compose version >/dev/null 2>&1 || ! docker buildx version >/dev/null 2>&1; then
-  log "installing compose and buildx plugins from trixie's .debs"
+  log "installing compose and buildx plugins from trixie's .debs"; changed=1
   mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources)
   tmp=$(mktemp -d)
   echo "deb $mirror trixie main" >/etc/apt/sources.list.d/own.list
@@ -80,9 +86,10 @@ log "compose: $(docker compose version --short), buildx: $(docker buildx version
 # 5. Base image: pull where a registry answers, else debootstrap and import.
 if docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
   log "base image debian:bookworm-slim present"
-elif timeout 20 docker pull -q debian:bookworm-slim >/dev/null 2>&1; then
-  log "pulled debian:bookworm-slim"
+elif ! command -v debootstrap >/dev/null 2>&1 || [ ! -f /etc/apt/sources.list.d/debian.sources ]; then
+  log "base image absent and no debootstrap here: the build will pull debian:bookworm-slim"
 else
+  changed=1
   log "no registry: building debian:bookworm-slim with debootstrap"
   mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources)
   root=$(mktemp -d)
@@ -93,15 +100,19 @@ else
   log "imported debian:bookworm-slim"
 fi
 
-# 6. Toxiproxy binary for the toxiproxy image's build context.
+# 6. Toxiproxy binary for the toxiproxy image's build context (without it the Dockerfile downloads
+#    the release binary, which needs the internet).
 bin="$here/stack/toxiproxy/bin"
 if [ -x "$bin/toxiproxy-server" ] && [ -x "$bin/toxiproxy-cli" ]; then
   log "toxiproxy binaries present in stack/toxiproxy/bin"
+elif ! command -v go >/dev/null 2>&1; then
+  log "no Go here: the toxiproxy image will download its release binary"
 else
+  changed=1
   log "building toxiproxy $TOXIPROXY_VERSION with go"
   mkdir -p "$bin"
   GOBIN="$bin" CGO_ENABLED=0 go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
   GOBIN="$bin" CGO_ENABLED=0 go install "github.com/Shopify/toxiproxy/v2/cmd/cli@$TOXIPROXY_VERSION"
   mv "$bin/server" "$bin/toxiproxy-server"; mv "$bin/cli" "$bin/toxiproxy-cli"
 fi
-log "ready"
+if [ "$changed" = 0 ]; then log "everything was already in place: nothing changed"; else log "ready"; fi

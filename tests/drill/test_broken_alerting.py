@@ -8,6 +8,7 @@ import pytest
 
 from alertdrill.breakage import broken_routing, broken_rules
 from alertdrill.drill import Timeouts
+from alertdrill.remediations import RunbookAction
 from alertdrill.errors import AlertNotFired, AlertNotResolved, NotificationMissing
 
 from scenarios.test_redis_disconnected import run_redis_drill
@@ -26,13 +27,13 @@ def short_deadlines(drill_context):
     drill_context.timeouts = saved
 
 
-def test_renamed_alert_fails_the_drill(drill, drill_context, short_deadlines):
+def test_renamed_alert_fails_the_drill(drill, drill_context, drill_settings, short_deadlines):
     with broken_rules(drill_context.stack, lambda t: t.replace(f"alert: {ALERT}", "alert: RedisDown")):
         with pytest.raises(AlertNotFired, match=f"no alerting rule named {ALERT}"):
-            run_redis_drill(drill, drill_context)
+            run_redis_drill(drill, drill_context, drill_settings.runbook)
 
 
-def test_unreachable_threshold_fails_the_drill(drill, drill_context, short_deadlines):
+def test_unreachable_threshold_fails_the_drill(drill, drill_context, drill_settings, short_deadlines):
     def unreachable(text: str) -> str:
         # The rule's comparison `== 0` becomes `< -1`: redis_connected is 0 or 1, never below -1.
         head, rule = text.split(f"alert: {ALERT}", 1)
@@ -40,20 +41,26 @@ def test_unreachable_threshold_fails_the_drill(drill, drill_context, short_deadl
 
     with broken_rules(drill_context.stack, unreachable):
         with pytest.raises(AlertNotFired, match=f"{ALERT} did not fire within"):
-            run_redis_drill(drill, drill_context)
+            run_redis_drill(drill, drill_context, drill_settings.runbook)
 
 
-def test_wrong_receiver_fails_the_drill(drill, drill_context, short_deadlines):
+def test_wrong_receiver_fails_the_drill(drill, drill_context, drill_settings, short_deadlines):
     # Critical alerts routed to the engineering manager instead of PagerDuty.
     def misroute(text: str) -> str:
         return text.replace("- receiver: pagerduty\n", "- receiver: engineering-manager\n", 1)
 
     with broken_routing(drill_context.stack, misroute):
         with pytest.raises(NotificationMissing, match="pagerduty got no notification"):
-            run_redis_drill(drill, drill_context)
+            run_redis_drill(drill, drill_context, drill_settings.runbook)
 
 
-def test_remediation_that_does_not_work_fails_the_drill(drill, drill_context, short_deadlines):
-    # Restarting the backend does not bring a dead Redis back.
+def test_remediation_that_does_not_work_fails_the_drill(drill, drill_context, drill_settings, short_deadlines,
+                                                        tmp_path):
+    # A runbook whose Redis action restarts the backend instead: that does not bring a dead Redis back.
+    runbook = tmp_path / "runbook.md"
+    runbook.write_text(drill_settings.runbook.read_text().replace(
+        "docker compose -f docker-compose.test.yml restart redis",
+        "docker compose -f docker-compose.test.yml restart backend"))
     with pytest.raises(AlertNotResolved, match=f"{ALERT} kept firing"):
-        run_redis_drill(drill, drill_context, remediation_service="backend")
+        run_redis_drill(drill, drill_context, runbook,
+                        remediation=RunbookAction(runbook, ALERT, "restart backend", drill_context.stack))

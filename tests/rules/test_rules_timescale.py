@@ -115,6 +115,6 @@ def test_scaled_unit_tests_pass_on_rendered_rules(tmp_path, promtool, unit_tests
         assert doc["evaluation_interval"] == ts.scale_duration("1m", factor)
     # not vacuous: the rendered rules fail the *unscaled* tests (here those of one alert)
     d = tmp_path / "x30"
-    p = rulekit.run_unit_tests(promtool, rulekit.unit_tests_for(unit_tests, ["RedisDisconnected"]),
+    p = rulekit.run_unit_tests(promtool, rulekit.unit_tests_for(unit_tests, ["HighErrorRate"]),
                                d / "rules/alerts.yml", d, "unscaled.yml")
     assert p.returncode != 0
