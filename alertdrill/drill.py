@@ -96,6 +96,7 @@ class Drill:
         self.prom, self.am, self.sink = ctx.prometheus, ctx.alertmanager, ctx.sink
         self.timeline = Timeline(scenario=scenario, alert=expectation.alertname, factor=ctx.factor)
         self.faults: list[Fault] = []
+        self.loads: list = []  # LocustLoad runs, stopped when the drill ends
         self.started = time.time()
         self._rule: dict | None = None
         self._last_progress = 0.0
@@ -118,6 +119,12 @@ class Drill:
 
     def heal_all(self) -> None:
         errors = []
+        for load in self.loads:
+            try:
+                load.stop()
+            except Exception as exc:
+                errors.append(f"load {load.name}: {exc}")
+        self.loads.clear()
         for fault in reversed(self.faults):
             try:
                 done = fault.heal()
@@ -174,7 +181,8 @@ class Drill:
         return fire, resolve, max(windows, default=0.0)
 
     def alert_states(self) -> list[AlertState]:
-        return [a for a in self.prom.alerts() if a.name == self.expect.alertname]
+        """Prometheus' instances of the expected alert that this scenario is about."""
+        return [a for a in self.prom.alerts() if a.name == self.expect.alertname and self._instance(a.labels)]
 
     def watched(self) -> str:
         if not self.expect.watch:
@@ -272,6 +280,39 @@ class Drill:
             problems.append(f"monitoring unreachable: {exc}")
         return problems
 
+    def workload(self, load, warmup: float = 0.0) -> None:
+        """Start background load (a LocustLoad) and let it run `warmup` seconds: the expected alert must
+        stay silent and no critical alert may fire, so the alert later comes from the fault, not the load."""
+        with self.phase(f"workload: {load.name} ({load.users} users)"):
+            self.loads.append(load)
+            load.start()
+            self.timeline.mark("workload", " ".join(load.command()[3:5]))
+            deadline = time.monotonic() + warmup
+            while time.monotonic() < deadline:
+                if not load.running:
+                    raise DrillError(f"the load {load.name} stopped during warm-up",
+                                     seen=f"see {load.log_path}", hint="run the locustfile by hand to see why")
+                firing = [a for a in self.alert_states() if a.state == "firing"]
+                if firing:
+                    raise SteadyStateError(f"{self.expect.alertname} fired from the load alone, before any fault",
+                                           seen=self.situation(),
+                                           hint="the workload is too heavy for this alert's threshold")
+                self._check_unexpected()
+                self._progress(f"warm-up; {self.watched()}", deadline)
+                time.sleep(self.POLL)
+
+    def stop_workload(self):
+        """Stop the loads now and return their stats (name -> LoadStats)."""
+        stats = {load.name: load.stop() for load in self.loads}
+        self.loads.clear()
+        return stats
+
+    def guard(self, fault: Fault) -> None:
+        """Register something to put back when the drill ends (e.g. an EnvFileGuard before a remediation
+        edits a config file), without counting it as the fault."""
+        self.faults.append(fault)
+        fault.inject()
+
     def inject(self, fault: Fault) -> None:
         with self.phase(f"fault: {fault.name}"):
             self.faults.append(fault)  # registered first: a half-done injection still heals
@@ -284,7 +325,7 @@ class Drill:
         firing notification; fail early if a critical alert that nobody expected fires."""
         fire_floor, _, window = self.floors()
         timeout = self.ctx.timeouts.fire or (3 * fire_floor + window + 20)
-        injected = self.timeline.first("injected")
+        injected = self.timeline.last("injected")
         since = injected.at if injected else self.started
         with self.phase(f"{self.expect.alertname} fires"):
             deadline = time.monotonic() + timeout
@@ -310,6 +351,11 @@ class Drill:
                                f"{', '.join(sorted(got)) or 'none'}", deadline)
                 time.sleep(self.POLL)
 
+    def _instance(self, labels: dict) -> bool:
+        """This alert instance is the one the scenario is about (e.g. route="/signals"), whatever its
+        severity; other instances of the same alert (another route) are not ours."""
+        return all(labels.get(k) == v for k, v in self.expect.labels.items())
+
     def _labels_match(self, alert: AlertState) -> bool:
         want = {"severity": self.expect.severity, **self.expect.labels}
         return all(alert.labels.get(k) == v for k, v in want.items())
@@ -322,6 +368,8 @@ class Drill:
     def _receivers_notified(self, status: str, since: float) -> set[str]:
         got = set()
         for n in self.sink.notifications(alertname=self.expect.alertname, status=status, since=since):
+            if not self._instance(n.labels):
+                continue
             got.add(n.receiver)
             name = f"{'notified' if status == 'firing' else 'resolved-notified'}:{n.receiver}"
             if not any(e.name == name for e in self.timeline.events):
@@ -408,7 +456,8 @@ class Drill:
 
     def _check_receivers_exact(self) -> None:
         """The alert reached exactly the expected receivers (no route to someone it should not page)."""
-        got = {n.receiver for n in self.sink.notifications(alertname=self.expect.alertname, since=self.started)}
+        got = {n.receiver for n in self.sink.notifications(alertname=self.expect.alertname, since=self.started)
+               if self._instance(n.labels)}
         extra = got - self.expect.receivers
         if extra:
             raise NotificationMissing(

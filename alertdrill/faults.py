@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import shlex
+import subprocess
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -184,3 +185,76 @@ def write_env(docker: DockerClient, service: str, path: str, text: str) -> None:
     code, out = docker.exec(service, ["sh", "-c", f"echo {payload} | base64 -d > {shlex.quote(path)}"])
     if code != 0:
         raise RuntimeError(f"cannot write {path} in {service}: {out.strip()}")
+
+
+@dataclass
+class RunawayQuery(Fault):
+    """A runaway maintenance job: a session that locks a table and then runs for a long time, so every
+    query on that table waits while holding its pool connection. Run through psql in the postgres
+    container, as an operator's job would be; heal terminates the session."""
+
+    table: str
+    stack: Stack
+    seconds: int = 3600
+    application_name: str = "alertdrill-runaway"
+    _proc: subprocess.Popen | None = None
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"runaway query locking {self.table}"
+
+    def _psql(self, sql: str) -> list[str]:
+        return ["docker", "exec", "-e", f"PGAPPNAME={self.application_name}", "postgres",
+                "psql", "-U", "postgres", "-d", "trading_signals", "-v", "ON_ERROR_STOP=1", "-c", sql]
+
+    def inject(self) -> str:
+        sql = (f"BEGIN; LOCK TABLE {self.table} IN ACCESS EXCLUSIVE MODE; "
+               f"SELECT pg_sleep({self.seconds}); COMMIT;")
+        self._proc = subprocess.Popen(self._psql(sql), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self._sessions():
+                return f"psql session {self.application_name}: {sql}"
+            if self._proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"the runaway session did not start (psql exit {self._proc.poll()})")
+
+    def _sessions(self) -> list[str]:
+        sql = f"SELECT pid FROM pg_stat_activity WHERE application_name = '{self.application_name}'"
+        out = subprocess.run(["docker", "exec", "postgres", "psql", "-U", "postgres", "-d", "trading_signals",
+                              "-Atc", sql], capture_output=True, text=True)
+        return out.stdout.split()
+
+    def heal(self) -> str:
+        pids = self._sessions()
+        if pids:
+            subprocess.run(["docker", "exec", "postgres", "psql", "-U", "postgres", "-d", "trading_signals", "-Atc",
+                            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            f"WHERE application_name = '{self.application_name}'"], capture_output=True)
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+        return f"terminated runaway session(s) {', '.join(pids)}" if pids else ""
+
+
+class EnvFileGuard(EnvFileEdit):
+    """Not a fault: remembers a .env as it is now so that a remediation's edit of it (the runbook's
+    "set X in backend/.env, restart") is undone when the drill ends, leaving the stack as it was."""
+
+    def __init__(self, service: str, path: str, *, stack: Stack, docker: DockerClient) -> None:
+        super().__init__(service, path, {}, stack, docker)
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"guard {self.service}:{self.path}"
+
+    def inject(self) -> str:
+        code, text = self.docker.exec(self.service, ["cat", self.path])
+        if code != 0:
+            raise RuntimeError(f"cannot read {self.path} in {self.service}: {text.strip()}")
+        self._original = text
+        return f"remembered {self.path} in {self.service}"

@@ -36,6 +36,8 @@ class Timeline:
     events: list[Event] = field(default_factory=list)
     phases: list[Phase] = field(default_factory=list)
     outcome: str = "running"
+    # A drill run against deliberately broken alerting (tests/drill): failing is the expected outcome.
+    broken_on_purpose: bool = False
 
     def mark(self, name: str, detail: str = "", at: float | None = None) -> Event:
         event = Event(name, time.time() if at is None else at, detail)
@@ -50,8 +52,9 @@ class Timeline:
         return max(hits, key=lambda e: e.at) if hits else None
 
     def between(self, start: str, end_prefix: str) -> float | None:
-        """Seconds from the first `start` event to the latest event whose name starts with end_prefix."""
-        a, b = self.first(start), self.last(end_prefix)
+        """Seconds from the last `start` event to the latest event whose name starts with end_prefix
+        (a drill may prepare the ground with a first injection and trigger with a second)."""
+        a, b = self.last(start), self.last(end_prefix)
         return b.at - a.at if a and b and b.at >= a.at else None
 
     @property
@@ -95,6 +98,12 @@ def _label(t: Timeline) -> str:
     return f"{t.alert} [{variant}]" if variant else t.alert
 
 
+def _outcome(t: Timeline) -> str:
+    if t.broken_on_purpose:
+        return "caught" if t.outcome == "failed" else "MISSED"
+    return t.outcome
+
+
 def summary_table(timelines: list[Timeline]) -> str:
     def fmt(v: float | None, unit: str = "s") -> str:
         return "-" if v is None else f"{v:.1f}{unit}"
@@ -103,8 +112,10 @@ def summary_table(timelines: list[Timeline]) -> str:
     lines = [header, "-" * len(header)]
     for t in timelines:
         lines.append(
-            f"{_label(t)[:34]:<34} {t.outcome:<8} {fmt(t.time_to_fire):>7} {fmt(t.fire_floor):>6} "
+            f"{_label(t)[:34]:<34} {_outcome(t):<8} {fmt(t.time_to_fire):>7} {fmt(t.fire_floor):>6} "
             f"{fmt(ratio(t.time_to_fire, t.fire_floor), 'x'):>6} {fmt(t.time_to_resolve):>8} "
             f"{fmt(t.resolve_floor):>6} {fmt(ratio(t.time_to_resolve, t.resolve_floor), 'x'):>6}"
         )
+    if any(t.broken_on_purpose for t in timelines):
+        lines.append("caught: a drill against deliberately broken alerting failed, as it must")
     return "\n".join(lines)

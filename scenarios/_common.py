@@ -1,0 +1,53 @@
+"""What the API-health and business scenarios share: receivers, load shapes, and recovery checks."""
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from alertdrill.drill import require
+from alertdrill.load import LocustLoad
+
+PAGED = frozenset({"pagerduty", "slack-oncall-alerts"})
+PAGED_REVENUE = frozenset({"pagerduty", "slack-oncall-alerts", "engineering-manager"})
+SLACK = frozenset({"slack-oncall-alerts"})
+
+
+def dashboard_load(ctx, *, users: int, tasks: str, wait: float, run_time: float = 300, name: str = "") -> LocustLoad:
+    """Traders with the dashboard open (locustfiles/dashboard.py), aimed at some of its routes."""
+    return LocustLoad("locustfiles/dashboard.py", host=ctx.endpoints.backend, users=users, spawn_rate=users,
+                      run_time=run_time, env={"DASHBOARD_TASKS": tasks, "DASHBOARD_WAIT": str(wait)},
+                      name=name or f"dashboard-{tasks.replace(',', '+')}")
+
+
+def never_fired(ctx, alertname: str, since: float) -> str:
+    """ALERTS history: `alertname` was never pending or firing since `since`."""
+    seconds = max(1, int(time.time() - since) + 1)
+    expr = f'max_over_time(ALERTS{{alertname="{alertname}"}}[{seconds}s])'
+    samples = ctx.prometheus.query(expr)
+    require(not samples, f"{alertname} was active during the drill", expected=f"{alertname} never pending or firing",
+            seen=", ".join(f"{s.labels.get('alertstate')} {s.labels}" for s in samples))
+    return f"{expr} is empty"
+
+
+def served_quickly(ctx, path: str, *, under: float, headers: dict | None = None) -> str:
+    """One request to `path` answers 200 within `under` seconds."""
+    start = time.monotonic()
+    resp = httpx.get(f"{ctx.endpoints.backend}{path}", timeout=under + 5, headers=headers or {})
+    took = time.monotonic() - start
+    require(resp.status_code == 200 and took < under, f"GET {path} not served normally after recovery",
+            expected=f"200 within {under:g}s", seen=f"{resp.status_code} in {took:.2f}s: {resp.text[:200]}")
+    return f"GET {path} -> 200 in {took * 1000:.0f} ms"
+
+
+def signal_list_served(ctx, under: float = 1.0) -> str:
+    """A trader logs in and the dashboard's signal list (GET /api/v1/signals) answers 200 in time."""
+    from alertdrill.platform import PlatformClient
+
+    client = PlatformClient(ctx.endpoints.backend, forwarded_for="198.51.100.30")
+    try:
+        token = client.login()
+    finally:
+        client.close()
+    return served_quickly(ctx, "/api/v1/signals?limit=20", under=under, headers={
+        "Authorization": f"Bearer {token}", "X-Forwarded-For": "198.51.100.30"})

@@ -1,0 +1,93 @@
+"""CriticalAPILatency (critical): the external vendor API answers after 6 s.
+
+Every /market/{instrument} request waits for the vendor (Toxiproxy adds 6 s on the vendor link), so
+p95 on that route passes 5 s. HighAPILatency fires on the same route too, but the critical alert
+inhibits it: Slack gets no separate warning. Runbook remediation "Vendor API not answering: enable the
+circuit breaker and restart the backend"; the route then answers from the cached quotes.
+"""
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from alertdrill.drill import AlertExpectation, require
+from alertdrill.evidence import InvestigationFailed, logs_show, wait_for
+from alertdrill.faults import EnvFileGuard, Toxic
+from alertdrill.remediations import RunbookAction
+
+from scenarios._common import PAGED, dashboard_load
+
+pytestmark = pytest.mark.drill
+
+ROUTE = "/market/{instrument}"
+CRITICAL_API_LATENCY = AlertExpectation(
+    alertname="CriticalAPILatency",
+    severity="critical",
+    receivers=PAGED,
+    labels={"route": ROUTE},
+    watch=f'histogram_quantile(0.95, sum(rate(request_duration_seconds_bucket{{route="{ROUTE}"}}[10s])) by (le))',
+    threshold="> 5",
+)
+
+
+def warning_inhibited(ctx) -> str:
+    """Alertmanager holds HighAPILatency for the same route, inhibited by CriticalAPILatency."""
+    for alert in ctx.alertmanager.alerts():
+        labels = alert["labels"]
+        if labels.get("alertname") == "HighAPILatency" and labels.get("route") == ROUTE:
+            by = alert["status"].get("inhibitedBy") or []
+            if by:
+                return f"HighAPILatency{{route={ROUTE}}} {alert['status']['state']}, inhibited by {len(by)} alert(s)"
+            raise InvestigationFailed("HighAPILatency is active but not inhibited",
+                                      expected="inhibitedBy CriticalAPILatency", seen=str(alert["status"]))
+    raise InvestigationFailed("HighAPILatency has not reached Alertmanager yet", expected="an inhibited warning")
+
+
+def no_warning_notified(ctx, since: float) -> str:
+    notes = [n for n in ctx.sink.notifications(alertname="HighAPILatency", status="firing", since=since)
+             if n.labels.get("route") == ROUTE]
+    require(not notes, "the warning reached Slack although the critical alert should inhibit it",
+            expected="no HighAPILatency notification for the route while CriticalAPILatency fired",
+            seen="; ".join(n.describe() for n in notes),
+            hint="check the inhibit_rules (source CriticalAPILatency, target HighAPILatency, equal [route])")
+    return "no HighAPILatency notification for the route"
+
+
+def answers_from_cache(ctx) -> str:
+    start = time.monotonic()
+    resp = httpx.get(f"{ctx.endpoints.backend}/api/v1/market/EURUSD", timeout=15)
+    took = time.monotonic() - start
+    body = resp.json() if resp.status_code == 200 else {}
+    require(resp.status_code == 200 and body.get("cached") is True and took < 1.5,
+            "the market route does not answer from the cache", expected="200, cached: true, within 1.5 s",
+            seen=f"{resp.status_code} in {took:.2f}s: {resp.text[:200]}")
+    return f"GET /api/v1/market/EURUSD -> cached quote in {took * 1000:.0f} ms ({body.get('reason')})"
+
+
+def test_CriticalAPILatency(drill, drill_context, drill_settings):
+    ctx, runbook = drill_context, drill_settings.runbook
+    with drill(CRITICAL_API_LATENCY) as d:
+        d.steady_state()
+        # Traders watching quotes; the warm-up also fills the quote cache the breaker serves later.
+        d.workload(dashboard_load(ctx, users=8, tasks="market", wait=1.0), warmup=10)
+        d.inject(Toxic("vendor", "latency", {"latency": 6000}, ctx.toxiproxy))
+        fired_at = time.time()
+        d.expect_firing()
+        d.investigate("HighAPILatency is inhibited for the route", lambda: wait_for(lambda: warning_inhibited(ctx), 30))
+        d.investigate("external_api calls are slow in the backend log",
+                      lambda: logs_show("backend", fired_at - 30, "external_api"))
+        # The breaker is a configuration change: it is put back when the drill ends.
+        d.guard(EnvFileGuard("backend", "backend/.env", stack=ctx.stack, docker=ctx.docker))
+        d.remediate(RunbookAction(runbook, "CriticalAPILatency", "circuit breaker", ctx.stack))
+        d.invariant("the route answers from the cache", lambda: wait_for(lambda: _cached(ctx), 30))
+        d.expect_resolved()
+        d.invariant("no separate warning reached Slack", lambda: no_warning_notified(ctx, fired_at))
+
+
+def _cached(ctx) -> str:
+    try:
+        return answers_from_cache(ctx)
+    except AssertionError as exc:
+        raise InvestigationFailed(str(exc)) from None

@@ -1,0 +1,66 @@
+"""CriticalErrorRate (critical): the database link is cut under load.
+
+Toxiproxy disables the backend's path to Postgres: every request that needs the database fails with
+503 once the pool gives up, well above 1 error/s. Runbook remediation "Network path to Postgres cut:
+restore the link, then check DB connectivity from the backend". Invariant: no write that was
+acknowledged was lost (payments, signals).
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from alertdrill.drill import AlertExpectation
+from alertdrill.evidence import logs_show, wait_for
+from alertdrill.faults import CutLink
+from alertdrill.invariants import signals_stored_since, webhooks_exactly_once
+from alertdrill.remediations import RunbookAction
+from alertdrill.workload import CustomerTraffic
+
+from scenarios._common import PAGED, dashboard_load, signal_list_served
+
+pytestmark = pytest.mark.drill
+
+ENDPOINT = "/approvals"
+CRITICAL_ERROR_RATE = AlertExpectation(
+    alertname="CriticalErrorRate",
+    severity="critical",
+    receivers=PAGED,
+    labels={"endpoint": ENDPOINT},
+    watch=f'sum(rate(errors_total{{endpoint="{ENDPOINT}"}}[10s]))',
+    threshold="> 1",
+    side_effects={
+        # Requests wait up to DB_POOL_TIMEOUT for a connection before they fail: p95 passes 5 s.
+        "CriticalAPILatency": "requests wait for a database connection until the pool times out",
+        # Nothing can be stored while the link is down; the generator keeps its backlog and retries.
+        "SignalIngestionStopped": "no signal can be stored while the database is unreachable",
+    },
+)
+
+
+def test_CriticalErrorRate(drill, drill_context, drill_settings):
+    ctx, runbook = drill_context, drill_settings.runbook
+    with drill(CRITICAL_ERROR_RATE) as d:
+        d.steady_state()
+        began = time.time()
+        traffic = CustomerTraffic(ctx.endpoints.backend, period=1.0).start()
+        try:
+            d.workload(dashboard_load(ctx, users=20, tasks="approvals", wait=0.5), warmup=8)
+            d.inject(CutLink("postgres", ctx.toxiproxy))
+            cut = time.time()
+            d.expect_firing()
+            d.investigate("database errors in the backend log", lambda: wait_for(
+                lambda: logs_show("backend", cut - 5, "ERROR", "database"), 10))
+            d.remediate(RunbookAction(runbook, "CriticalErrorRate", "restore the link", ctx.stack))
+            d.expect_resolved()
+        finally:
+            traffic.stop()
+        d.stop_workload()
+        traffic.drain()
+        d.steady_state()
+        d.invariant("the dashboard is served again", lambda: signal_list_served(ctx))
+        d.invariant("every acknowledged payment stored exactly once",
+                    lambda: webhooks_exactly_once(traffic.log, ctx.endpoints.postgres_dsn))
+        d.invariant("every generated signal stored exactly once",
+                    lambda: signals_stored_since(ctx.endpoints.generator, ctx.endpoints.postgres_dsn, began))

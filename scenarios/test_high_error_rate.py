@@ -1,0 +1,56 @@
+"""HighErrorRate (warning): a bad release.
+
+The backend is redeployed as release 1.5.0-rc1, whose GET /api/v1/signals reads a column no migration
+created: every call answers 500 (a real psycopg UndefinedColumn). With the dashboard's modest traffic on
+that endpoint the errors run between 0.1/s and 1/s. Runbook: the errors-by-endpoint query names
+/signals and `docker logs backend | grep ERROR` shows why; remediation "roll back to the previous
+release, 1.4.2, and restart the backend".
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from alertdrill.drill import AlertExpectation
+from alertdrill.evidence import logs_show, runbook_query, top_label, wait_for
+from alertdrill.faults import EnvFileEdit
+from alertdrill.invariants import signals_stored_since
+from alertdrill.remediations import RunbookAction
+
+from scenarios._common import SLACK, dashboard_load, never_fired, signal_list_served
+
+pytestmark = pytest.mark.drill
+
+ENDPOINT = "/signals"
+HIGH_ERROR_RATE = AlertExpectation(
+    alertname="HighErrorRate",
+    severity="warning",
+    receivers=SLACK,
+    labels={"endpoint": ENDPOINT},
+    watch=f'sum(rate(errors_total{{endpoint="{ENDPOINT}"}}[10s]))',
+    threshold="> 0.1",
+)
+
+
+def test_HighErrorRate(drill, drill_context, drill_settings):
+    ctx, runbook = drill_context, drill_settings.runbook
+    with drill(HIGH_ERROR_RATE) as d:
+        d.steady_state()
+        began = time.time()
+        # Two traders refreshing every 4 s: 0.5 requests/s on /signals.
+        d.workload(dashboard_load(ctx, users=2, tasks="signals", wait=4.0), warmup=10)
+        d.inject(EnvFileEdit("backend", "backend/.env", {"RELEASE": "1.5.0-rc1"}, ctx.stack, ctx.docker))
+        deployed = time.time()
+        d.expect_firing()
+        d.investigate("the errors-by-endpoint query names /signals", lambda: top_label(
+            ctx.prometheus, runbook_query(runbook, "HighErrorRate", "errors_total"), "endpoint", ENDPOINT))
+        d.investigate("docker logs backend shows the ERROR lines", lambda: wait_for(
+            lambda: logs_show("backend", deployed - 5, "ERROR", "/api/v1/signals"), 10))
+        d.remediate(RunbookAction(runbook, "HighErrorRate", "roll back", ctx.stack))
+        d.expect_resolved()
+        d.invariant("CriticalErrorRate never fired", lambda: never_fired(ctx, "CriticalErrorRate", began))
+        d.stop_workload()
+        d.invariant("the signal list is served again", lambda: signal_list_served(ctx))
+        d.invariant("every generated signal stored exactly once",
+                    lambda: signals_stored_since(ctx.endpoints.generator, ctx.endpoints.postgres_dsn, began))
