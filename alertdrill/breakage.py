@@ -61,3 +61,18 @@ def broken_routing(stack: Stack, edit: Callable[[str], str]) -> Iterator[str]:
             yield text
     finally:
         am.close()
+
+
+def in_rule(alert: str, old: str, new: str) -> Callable[[str], str]:
+    """An edit of the rules file that replaces `old` by `new` once, inside `alert`'s rule only."""
+
+    def edit(text: str) -> str:
+        start = text.index(f"- alert: {alert}\n")
+        end = text.find("- alert: ", start + 1)
+        end = len(text) if end == -1 else end
+        rule = text[start:end]
+        if old not in rule:
+            raise ValueError(f"{old!r} not found in the rule {alert}: the mutation would prove nothing")
+        return text[:start] + rule.replace(old, new, 1) + text[end:]
+
+    return edit

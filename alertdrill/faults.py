@@ -258,3 +258,25 @@ class EnvFileGuard(EnvFileEdit):
             raise RuntimeError(f"cannot read {self.path} in {self.service}: {text.strip()}")
         self._original = text
         return f"remembered {self.path} in {self.service}"
+
+
+class LoadFault(Fault):
+    """Traffic that is itself the fault (a flood, a replay attack): starting the load is the injection,
+    stopping it the heal. `load` is an alertdrill.load.LocustLoad."""
+
+    def __init__(self, load, description: str) -> None:
+        self.load, self.description = load, description
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"load {self.load.name}"
+
+    def inject(self) -> str:
+        self.load.start()
+        return self.description
+
+    def heal(self) -> str:
+        if not self.load.running:
+            return ""
+        self.load.stop()
+        return f"stopped load {self.load.name}"

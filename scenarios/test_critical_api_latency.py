@@ -66,8 +66,8 @@ def answers_from_cache(ctx) -> str:
     return f"GET /api/v1/market/EURUSD -> cached quote in {took * 1000:.0f} ms ({body.get('reason')})"
 
 
-def test_CriticalAPILatency(drill, drill_context, drill_settings):
-    ctx, runbook = drill_context, drill_settings.runbook
+def run(drill, ctx, runbook) -> None:
+    """The drill, also run by tests/drill against deliberately broken alerting."""
     with drill(CRITICAL_API_LATENCY) as d:
         d.steady_state()
         # Traders watching quotes; the warm-up also fills the quote cache the breaker serves later.
@@ -92,3 +92,7 @@ def _cached(ctx) -> str:
         return answers_from_cache(ctx)
     except (AssertionError, httpx.HTTPError) as exc:
         raise InvestigationFailed(str(exc)) from None
+
+
+def test_CriticalAPILatency(drill, drill_context, drill_settings):
+    run(drill, drill_context, drill_settings.runbook)

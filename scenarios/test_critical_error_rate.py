@@ -39,8 +39,8 @@ CRITICAL_ERROR_RATE = AlertExpectation(
 )
 
 
-def test_CriticalErrorRate(drill, drill_context, drill_settings):
-    ctx, runbook = drill_context, drill_settings.runbook
+def run(drill, ctx, runbook) -> None:
+    """The drill, also run by tests/drill against deliberately broken alerting."""
     with drill(CRITICAL_ERROR_RATE) as d:
         d.steady_state()
         began = time.time()
@@ -64,3 +64,7 @@ def test_CriticalErrorRate(drill, drill_context, drill_settings):
                     lambda: webhooks_exactly_once(traffic.log, ctx.endpoints.postgres_dsn))
         d.invariant("every generated signal stored exactly once",
                     lambda: signals_stored_since(ctx.endpoints.generator, ctx.endpoints.postgres_dsn, began))
+
+
+def test_CriticalErrorRate(drill, drill_context, drill_settings):
+    run(drill, drill_context, drill_settings.runbook)

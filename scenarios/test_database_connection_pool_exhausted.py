@@ -52,8 +52,8 @@ def long_running_queries(ctx) -> str:
         f"pid {r[0]} {r[1].total_seconds():.0f}s {r[3][:40]!r}" for r in old[:4])
 
 
-def test_DatabaseConnectionPoolExhausted(drill, drill_context, drill_settings):
-    ctx, runbook = drill_context, drill_settings.runbook
+def run(drill, ctx, runbook) -> None:
+    """The drill, also run by tests/drill against deliberately broken alerting."""
     with drill(POOL_EXHAUSTED) as d:
         d.steady_state()
         began = time.time()
@@ -70,3 +70,7 @@ def test_DatabaseConnectionPoolExhausted(drill, drill_context, drill_settings):
         d.invariant("requests are served again", lambda: signal_list_served(ctx))
         d.invariant("every generated signal stored exactly once",
                     lambda: signals_stored_since(ctx.endpoints.generator, ctx.endpoints.postgres_dsn, began))
+
+
+def test_DatabaseConnectionPoolExhausted(drill, drill_context, drill_settings):
+    run(drill, drill_context, drill_settings.runbook)

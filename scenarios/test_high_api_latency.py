@@ -36,8 +36,8 @@ HIGH_API_LATENCY = AlertExpectation(
 )
 
 
-def test_HighAPILatency(drill, drill_context, drill_settings):
-    ctx, runbook = drill_context, drill_settings.runbook
+def run(drill, ctx, runbook) -> None:
+    """The drill, also run by tests/drill against deliberately broken alerting."""
     with drill(HIGH_API_LATENCY) as d:
         d.steady_state()
         began = time.time()
@@ -71,3 +71,7 @@ def _p95_under(ctx, limit: float) -> str:
     require(value is not None and value < limit, "p95 latency still high after the remediation",
             expected=f"< {limit:g} s", seen=f"{HIGH_API_LATENCY.watch} = {value}")
     return f"p95 = {value:.2f} s"
+
+
+def test_HighAPILatency(drill, drill_context, drill_settings):
+    run(drill, drill_context, drill_settings.runbook)

@@ -33,8 +33,8 @@ HIGH_ERROR_RATE = AlertExpectation(
 )
 
 
-def test_HighErrorRate(drill, drill_context, drill_settings):
-    ctx, runbook = drill_context, drill_settings.runbook
+def run(drill, ctx, runbook) -> None:
+    """The drill, also run by tests/drill against deliberately broken alerting."""
     with drill(HIGH_ERROR_RATE) as d:
         d.steady_state()
         began = time.time()
@@ -54,3 +54,7 @@ def test_HighErrorRate(drill, drill_context, drill_settings):
         d.invariant("the signal list is served again", lambda: signal_list_served(ctx))
         d.invariant("every generated signal stored exactly once",
                     lambda: signals_stored_since(ctx.endpoints.generator, ctx.endpoints.postgres_dsn, began))
+
+
+def test_HighErrorRate(drill, drill_context, drill_settings):
+    run(drill, drill_context, drill_settings.runbook)

@@ -1,5 +1,6 @@
 """The drill engine goes red when alerting is broken: the Redis drill run against deliberately wrong
-rules, routing and remediation must fail, each with the message that names the fault."""
+rules, routing and remediation must fail, each with the message that names the fault. The deadlines
+are the drill's normal automatic ones, so only the breakage can explain the failure."""
 from __future__ import annotations
 
 import re
@@ -7,7 +8,6 @@ import re
 import pytest
 
 from alertdrill.breakage import broken_routing, broken_rules
-from alertdrill.drill import Timeouts
 from alertdrill.remediations import RunbookAction
 from alertdrill.errors import AlertNotFired, AlertNotResolved, NotificationMissing
 
@@ -18,22 +18,13 @@ pytestmark = [pytest.mark.drill, pytest.mark.broken_alerting]
 ALERT = "RedisDisconnected"
 
 
-@pytest.fixture
-def short_deadlines(drill_context):
-    """These drills are expected to fail; waiting the full automatic deadline proves nothing more."""
-    saved = drill_context.timeouts
-    drill_context.timeouts = Timeouts(steady=saved.steady, fire=25, resolve=30)
-    yield
-    drill_context.timeouts = saved
-
-
-def test_renamed_alert_fails_the_drill(drill, drill_context, drill_settings, short_deadlines):
+def test_renamed_alert_fails_the_drill(drill, drill_context, drill_settings):
     with broken_rules(drill_context.stack, lambda t: t.replace(f"alert: {ALERT}", "alert: RedisDown")):
         with pytest.raises(AlertNotFired, match=f"no alerting rule named {ALERT}"):
             run_redis_drill(drill, drill_context, drill_settings.runbook)
 
 
-def test_unreachable_threshold_fails_the_drill(drill, drill_context, drill_settings, short_deadlines):
+def test_unreachable_threshold_fails_the_drill(drill, drill_context, drill_settings):
     def unreachable(text: str) -> str:
         # The rule's comparison `== 0` becomes `< -1`: redis_connected is 0 or 1, never below -1.
         head, rule = text.split(f"alert: {ALERT}", 1)
@@ -44,7 +35,7 @@ def test_unreachable_threshold_fails_the_drill(drill, drill_context, drill_setti
             run_redis_drill(drill, drill_context, drill_settings.runbook)
 
 
-def test_wrong_receiver_fails_the_drill(drill, drill_context, drill_settings, short_deadlines):
+def test_wrong_receiver_fails_the_drill(drill, drill_context, drill_settings):
     # Critical alerts routed to the engineering manager instead of PagerDuty.
     def misroute(text: str) -> str:
         return text.replace("- receiver: pagerduty\n", "- receiver: engineering-manager\n", 1)
@@ -54,7 +45,7 @@ def test_wrong_receiver_fails_the_drill(drill, drill_context, drill_settings, sh
             run_redis_drill(drill, drill_context, drill_settings.runbook)
 
 
-def test_remediation_that_does_not_work_fails_the_drill(drill, drill_context, drill_settings, short_deadlines,
+def test_remediation_that_does_not_work_fails_the_drill(drill, drill_context, drill_settings,
                                                         tmp_path):
     # A runbook whose Redis action restarts the backend instead: that does not bring a dead Redis back.
     runbook = tmp_path / "runbook.md"

@@ -13,15 +13,16 @@ from ..core.db import DatabaseUnavailable, db, fetchone
 from ..core.logging import log
 from ..core.metrics import webhook_events_total
 from ..core.redis import REDIS_ERRORS, rds
+from ..core.util import client_ip
 
 router = APIRouter()
 
 IDEMPOTENCY_TTL = 86400
 
 
-def _invalid(reason: str, detail: str) -> JSONResponse:
+def _invalid(reason: str, detail: str, ip: str = "") -> JSONResponse:
     webhook_events_total.labels("invalid_signature").inc()
-    log.warning("webhook invalid_signature", reason=reason)
+    log.warning("webhook invalid_signature", reason=reason, ip=ip)
     return JSONResponse({"detail": detail}, status_code=400)
 
 
@@ -35,18 +36,19 @@ async def _release_key(key: str) -> None:
 @router.post("/billing/webhook")
 async def stripe_webhook(request: Request):
     payload = await request.body()
+    ip = client_ip(request.scope)  # logged so an operator can block a replaying sender
     sig = request.headers.get("stripe-signature")
     try:
         stripe.Webhook.construct_event(payload, sig, get_settings().stripe_webhook_secret)
     except stripe.SignatureVerificationError as exc:
-        return _invalid("missing_header" if not sig else "bad_signature", f"invalid signature: {str(exc)[:120]}")
+        return _invalid("missing_header" if not sig else "bad_signature", f"invalid signature: {str(exc)[:120]}", ip=ip)
     except (ValueError, UnicodeDecodeError):
-        return _invalid("invalid_payload", "invalid payload: not JSON")
+        return _invalid("invalid_payload", "invalid payload: not JSON", ip=ip)
     data = json.loads(payload)
     event_id = data.get("id") if isinstance(data, dict) else None
     etype = data.get("type") if isinstance(data, dict) else None
     if not isinstance(event_id, str) or not event_id or not isinstance(etype, str):
-        return _invalid("invalid_payload", "invalid payload: event id and type required")
+        return _invalid("invalid_payload", "invalid payload: event id and type required", ip=ip)
 
     key = f"idempotent:{event_id}"
     key_held = False
@@ -54,7 +56,7 @@ async def stripe_webhook(request: Request):
         first = await asyncio.wait_for(rds.client.set(key, "1", nx=True, ex=IDEMPOTENCY_TTL), 1.0)
         if not first:
             webhook_events_total.labels("replay_attack").inc()
-            log.warning("webhook replay_attack", event_id=event_id, type=etype, guard="redis")
+            log.warning("webhook replay_attack", event_id=event_id, type=etype, guard="redis", ip=ip)
             return JSONResponse({"status": "duplicate", "event_id": event_id})
         key_held = True
     except REDIS_ERRORS as exc:
@@ -92,7 +94,7 @@ async def stripe_webhook(request: Request):
 
     if row is None:
         webhook_events_total.labels("replay_attack").inc()
-        log.warning("webhook replay_attack", event_id=event_id, type=etype, guard="database")
+        log.warning("webhook replay_attack", event_id=event_id, type=etype, guard="database", ip=ip)
         return JSONResponse({"status": "duplicate", "event_id": event_id})
     webhook_events_total.labels("processed").inc()
     log.info("webhook processed", event_id=event_id, type=etype)

@@ -1,0 +1,62 @@
+"""HighRateLimitRejections (warning): one client address floods a route.
+
+A scraper at 203.0.113.66 (a spoofed X-Forwarded-For, as the backend sits behind a proxy) hammers
+/api/v1/signals at 30 requests/s against a limit of 120 per minute: the limiter blocks ~28/s. Runbook:
+the per-route query and the rate_limit log lines name the route and the address; remediation "add the
+abusive address to the denylist" (read live, no restart). Other clients are served throughout.
+"""
+from __future__ import annotations
+
+import pytest
+
+from alertdrill.drill import AlertExpectation, require
+from alertdrill.evidence import logs_show, runbook_query, top_label, wait_for
+from alertdrill.faults import EnvFileGuard, LoadFault
+from alertdrill.load import LocustLoad
+from alertdrill.remediations import RunbookAction
+
+from scenarios._common import SLACK
+
+pytestmark = pytest.mark.drill
+
+ROUTE = "/signals"
+ABUSER = "203.0.113.66"
+HIGH_RATE_LIMIT_REJECTIONS = AlertExpectation(
+    alertname="HighRateLimitRejections",
+    severity="warning",
+    receivers=SLACK,
+    labels={"route": ROUTE},
+    watch=f'sum(rate(ratelimit_block_total{{route="{ROUTE}"}}[10s]))',
+    threshold="> 10",
+)
+
+
+def run(drill, ctx, runbook) -> None:
+    """The drill, also run by tests/drill against deliberately broken alerting."""
+    with drill(HIGH_RATE_LIMIT_REJECTIONS) as d:
+        d.steady_state()
+        flood = LocustLoad("locustfiles/flood.py", host=ctx.endpoints.backend, users=3, spawn_rate=3, run_time=300,
+                           env={"FLOOD_IP": ABUSER, "FLOOD_PATH": "/api/v1/signals?limit=5", "FLOOD_RPS": "30",
+                                "NORMAL_RPS": "1"}, name="flood")
+        d.inject(LoadFault(flood, f"locust flood.py: one client at 30 req/s from {ABUSER} and two ordinary "
+                                  f"clients at 1 req/s each on {ROUTE}"))
+        began = d.timeline.last("injected").at
+        d.expect_firing()
+        d.investigate("the per-route query names /signals", lambda: top_label(
+            ctx.prometheus, runbook_query(runbook, "HighRateLimitRejections", "ratelimit_block_total"), "route", ROUTE))
+        d.investigate("the rate_limit log lines name the address", lambda: wait_for(
+            lambda: logs_show("backend", began, "rate_limit", f"ip={ABUSER}"), 10))
+        d.guard(EnvFileGuard("backend", "backend/denylist.txt", stack=ctx.stack, docker=ctx.docker))
+        d.remediate(RunbookAction(runbook, "HighRateLimitRejections", "denylist", ctx.stack, env={"ABUSIVE_IP": ABUSER}))
+        d.expect_resolved()
+        stats = flood.stop()
+        normal = [n for n in stats.names if n.startswith("[normal]")]
+        require(normal and all(stats.failures(n) == 0 and stats.requests(n) > 0 for n in normal),
+                "other clients were not served throughout the flood", expected="[normal] requests, 0 failures",
+                seen=stats.summary())
+        d.invariant("other clients were served throughout",
+                    lambda: ", ".join(f"{n}: {stats.requests(n)} requests, 0 failures" for n in normal))
+
+
+def test_HighRateLimitRejections(drill, drill_context, drill_settings):
+    run(drill, drill_context, drill_settings.runbook)

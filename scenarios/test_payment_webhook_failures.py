@@ -1,0 +1,98 @@
+"""PaymentWebhookFailures (critical, revenue): replayed and badly signed Stripe webhooks.
+
+replay: one validly signed checkout event is delivered again and again (2/s) from one address. The
+  alert fires; the payment is processed exactly once (one payments row, one idempotency key
+  idempotent:<id> with a TTL near 24 h, as the runbook checks with redis-cli TTL). Remediation: block the
+  sending address (the runbook's denylist action); the replays stop and the alert resolves.
+secret_mismatch: the backend's STRIPE_WEBHOOK_SECRET no longer matches the sender's, so genuine
+  deliveries fail as invalid_signature. Stripe retries failed deliveries; after the runbook's "set the
+  provider's current secret and restart the backend" every event is processed exactly once.
+"""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from alertdrill.drill import AlertExpectation, require
+from alertdrill.evidence import logs_show, sql_rows, wait_for
+from alertdrill.faults import EnvFileEdit, EnvFileGuard, LoadFault
+from alertdrill.invariants import webhooks_exactly_once
+from alertdrill.load import LocustLoad
+from alertdrill.platform import WEBHOOK_SECRET
+from alertdrill.remediations import RunbookAction
+from alertdrill.workload import CustomerTraffic
+
+from scenarios._common import PAGED_REVENUE
+
+pytestmark = pytest.mark.drill
+
+REPLAYER = "203.0.113.99"
+EVENT_ID = "evt_alertdrill_replayed_checkout"
+PAYMENT_WEBHOOK_FAILURES = AlertExpectation(
+    alertname="PaymentWebhookFailures",
+    severity="critical",
+    receivers=PAGED_REVENUE,
+    labels={"revenue_impact": "true"},
+    watch='sum(rate(webhook_events_total{outcome=~"replay_attack|invalid_signature"}[10s]))',
+    threshold="> 0.1",
+)
+
+
+def processed_once(ctx, event_id: str) -> str:
+    rows = sql_rows(ctx.endpoints.postgres_dsn, "SELECT count(*) FROM payments WHERE event_id = %s", (event_id,))
+    require(rows[0][0] == 1, "the replayed payment was not processed exactly once", expected="one payments row",
+            seen=f"{rows[0][0]} rows for {event_id}")
+    ttl = subprocess.run(["docker", "exec", "redis", "redis-cli", "TTL", f"idempotent:{event_id}"],
+                         capture_output=True, text=True).stdout.strip()
+    require(ttl.lstrip("-").isdigit() and 86000 <= int(ttl) <= 86400, "the idempotency key's TTL is not ~24 h",
+            expected="TTL between 86000 and 86400 s", seen=f"redis-cli TTL idempotent:{event_id} -> {ttl!r}")
+    return f"1 payments row for {event_id}; redis-cli TTL idempotent:{event_id} = {ttl} s"
+
+
+def run_replay(drill, ctx, runbook) -> None:
+    with drill(PAYMENT_WEBHOOK_FAILURES) as d:
+        d.steady_state()
+        replay = LocustLoad("locustfiles/webhooks.py", host=ctx.endpoints.backend, users=1, spawn_rate=1,
+                            run_time=300, name="webhook-replay",
+                            env={"WEBHOOK_MODE": "replay", "WEBHOOK_EVENT_ID": EVENT_ID + "_" + d.timeline.scenario[-4:],
+                                 "WEBHOOK_RPS": "2", "WEBHOOK_CLIENT_IP": REPLAYER})
+        event_id = replay.env["WEBHOOK_EVENT_ID"]
+        d.inject(LoadFault(replay, f"one signed checkout event ({event_id}) delivered 2/s from {REPLAYER}"))
+        began = d.timeline.last("injected").at
+        d.expect_firing()
+        d.investigate("replay_attack lines name the sender", lambda: wait_for(
+            lambda: logs_show("backend", began, "replay_attack", f"ip={REPLAYER}"), 10))
+        d.investigate("the payment was processed once, its key lives ~24 h", lambda: processed_once(ctx, event_id))
+        d.guard(EnvFileGuard("backend", "backend/denylist.txt", stack=ctx.stack, docker=ctx.docker))
+        d.remediate(RunbookAction(runbook, "PaymentWebhookFailures", "block the sending address", ctx.stack,
+                                  env={"ABUSIVE_IP": REPLAYER}))
+        d.expect_resolved()
+        replay.stop()
+        d.invariant("still exactly one payment for the replayed event", lambda: processed_once(ctx, event_id))
+
+
+def run_secret_mismatch(drill, ctx, runbook) -> None:
+    with drill(PAYMENT_WEBHOOK_FAILURES) as d:
+        d.steady_state()
+        traffic = CustomerTraffic(ctx.endpoints.backend, period=1.0).start()
+        try:
+            d.inject(EnvFileEdit("backend", "backend/.env", {"STRIPE_WEBHOOK_SECRET": "whsec_stale_before_rotation"},
+                                 ctx.stack, ctx.docker))
+            began = d.timeline.last("injected").at
+            d.expect_firing()
+            d.investigate("invalid_signature lines in the backend log", lambda: wait_for(
+                lambda: logs_show("backend", began, "webhook", "invalid_signature"), 10))
+            d.remediate(RunbookAction(runbook, "PaymentWebhookFailures", "current secret", ctx.stack,
+                                      env={"STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}))
+            d.expect_resolved()
+        finally:
+            traffic.stop()
+        traffic.drain()
+        d.invariant("every event retried until processed, exactly once",
+                    lambda: webhooks_exactly_once(traffic.log, ctx.endpoints.postgres_dsn))
+
+
+@pytest.mark.parametrize("fault", ["replay", "secret_mismatch"])
+def test_PaymentWebhookFailures(drill, drill_context, drill_settings, fault):
+    (run_replay if fault == "replay" else run_secret_mismatch)(drill, drill_context, drill_settings.runbook)

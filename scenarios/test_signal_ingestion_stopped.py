@@ -1,0 +1,85 @@
+"""SignalIngestionStopped (critical, revenue): the signal generator dies.
+
+`docker compose stop signal-generator`: no signal is stored any more. Runbook: `docker ps` shows the
+generator gone and the recent-signals SQL shows the last stored signal before the stop; remediation
+"Signal generator stopped or stuck: restart it". Invariant: signals resume, the gap in the data is
+exactly the outage, and nothing is stored twice.
+"""
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from alertdrill.drill import AlertExpectation, require
+from alertdrill.evidence import InvestigationFailed, sql_rows, wait_for
+from alertdrill.faults import StopContainer
+from alertdrill.invariants import signals_stored_since
+from alertdrill.remediations import RunbookAction
+
+from scenarios._common import PAGED_REVENUE
+
+pytestmark = pytest.mark.drill
+
+SIGNAL_INGESTION_STOPPED = AlertExpectation(
+    alertname="SignalIngestionStopped",
+    severity="critical",
+    receivers=PAGED_REVENUE,
+    labels={"revenue_impact": "true"},
+    watch="sum(increase(signals_ingested_total[10s]))",
+    threshold="== 0",
+)
+
+RECENT = ("SELECT count(*), max(created_at) FROM signals "
+          "WHERE source = 'signal-generator' AND created_at > now() - interval '10 minutes'")
+
+
+def generator_gone() -> str:
+    out = subprocess.run(["docker", "ps", "--filter", "name=^signal-generator$", "--format", "{{.Names}}"],
+                         capture_output=True, text=True).stdout.strip()
+    if out:
+        raise InvestigationFailed("docker ps still lists signal-generator", seen=out)
+    return "docker ps: no running signal-generator"
+
+
+def last_signal_before(ctx, stopped: float) -> str:
+    count, last = sql_rows(ctx.endpoints.postgres_dsn, RECENT)[0]
+    require(last is not None and last.timestamp() <= stopped + 1, "signals were stored after the generator stopped",
+            expected=f"the last signal stored before {stopped:.1f}", seen=f"count {count}, last {last}")
+    return f"{count} signals in the last 10 minutes, the last at {last:%H:%M:%S} ({stopped - last.timestamp():.1f}s before the stop)"
+
+
+def gap_is_the_outage(ctx, stopped: float, restarted: float) -> str:
+    """No signal was stored between the stop and the restart; signals arrive again after it."""
+    rows = sql_rows(ctx.endpoints.postgres_dsn,
+                    "SELECT count(*) FROM signals WHERE source = 'signal-generator' "
+                    "AND created_at > to_timestamp(%s) AND created_at < to_timestamp(%s)", (stopped + 1, restarted))
+    require(rows[0][0] == 0, "signals were stored during the outage", expected="none", seen=f"{rows[0][0]}")
+    after = sql_rows(ctx.endpoints.postgres_dsn, "SELECT count(*) FROM signals WHERE source = 'signal-generator' "
+                     "AND created_at >= to_timestamp(%s)", (restarted,))[0][0]
+    if after < 3:
+        raise InvestigationFailed("signals have not resumed", expected=">= 3 stored since the restart", seen=str(after))
+    return f"no signal between the stop and the restart ({restarted - stopped:.0f}s); {after} since"
+
+
+def run(drill, ctx, runbook) -> None:
+    """The drill, also run by tests/drill against deliberately broken alerting."""
+    with drill(SIGNAL_INGESTION_STOPPED) as d:
+        d.steady_state()
+        d.inject(StopContainer("signal-generator", ctx.stack, ctx.docker))
+        stopped = time.time()
+        d.expect_firing()
+        d.investigate("the generator is not running (docker ps)", generator_gone)
+        d.investigate("the last stored signal predates the stop", lambda: last_signal_before(ctx, stopped))
+        d.remediate(RunbookAction(runbook, "SignalIngestionStopped", "restart signal-generator", ctx.stack))
+        restarted = time.time()
+        d.expect_resolved()
+        d.invariant("the gap in the data is exactly the outage",
+                    lambda: wait_for(lambda: gap_is_the_outage(ctx, stopped, restarted), 20))
+        d.invariant("every signal generated since the restart stored exactly once",
+                    lambda: signals_stored_since(ctx.endpoints.generator, ctx.endpoints.postgres_dsn, restarted))
+
+
+def test_SignalIngestionStopped(drill, drill_context, drill_settings):
+    run(drill, drill_context, drill_settings.runbook)
