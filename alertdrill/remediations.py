@@ -90,6 +90,8 @@ class RunbookAction(Remediation):
         raise RuntimeError(f"the runbook's {self.alert} section ({self.runbook}) has no remediation action "
                            f"matching {self.match!r}; its actions: {titles}")
 
+    output: str = ""  # what the commands printed (e.g. a newly registered device's secret)
+
     def apply(self) -> str:
         script = "\n".join(self.commands())
         env = {**os.environ, **self.stack.overrides, **self.env}
@@ -98,4 +100,5 @@ class RunbookAction(Remediation):
         if proc.returncode != 0:
             raise RuntimeError(f"the runbook's action failed ({proc.returncode}):\n{script}\n"
                                f"{(proc.stderr or proc.stdout).strip()[-800:]}")
+        self.output = proc.stdout
         return script

@@ -12,6 +12,7 @@ Environment (read when each user starts):
   REVIEW_WAIT          seconds between task starts per reviewer, via constant_pacing (default 1)
   REVIEW_MIN_QUALITY   approve (1) when quality >= this, else reject (0) (default 0.5)
   REVIEW_BATCH         at most this many decisions per task (default 3; 0 = only read the queue)
+  REVIEW_QUEUE         how many of the newest pending signals a reviewer looks at (default 100, max 1000)
   REVIEW_CLIENT_IP     one X-Forwarded-For address for every reviewer; default each its own 198.51.100.<n>
   LOAD_EMAIL, LOAD_PASSWORD  the account (default trader@example.com / trader-password)
 """
@@ -29,6 +30,7 @@ class ReviewerUser(HttpUser):
         self._pace = constant_pacing(sh.env_float("REVIEW_WAIT", 1.0, minimum=0.0))
         self.min_quality = sh.env_float("REVIEW_MIN_QUALITY", 0.5, minimum=0.0)
         self.batch = sh.env_int("REVIEW_BATCH", 3, minimum=0)
+        self.queue = sh.env_int("REVIEW_QUEUE", 100, minimum=1)
         sh.with_address(self, sh.client_address("198.51.100", "REVIEW_CLIENT_IP"))
         self.token: str | None = None
 
@@ -46,7 +48,7 @@ class ReviewerUser(HttpUser):
             self.token = sh.login(self)
             if self.token is None:
                 return
-        with self.client.get(f"{sh.API}/approvals?status=pending", headers=sh.bearer(self.token),
+        with self.client.get(f"{sh.API}/approvals?status=pending&limit={self.queue}", headers=sh.bearer(self.token),
                              name="/approvals", catch_response=True) as resp:
             if resp.status_code != 200:
                 self._auth_failed(resp)

@@ -1,0 +1,126 @@
+"""EAPollErrors (warning): a fleet of EAs loses its credentials.
+
+Four MT5 expert advisors poll and acknowledge signals, each signing with its device secret (HMAC, fresh
+nonces). The device secrets are rotated server-side: every poll now fails as invalid_signature (about
+4 errors/s). Runbook: the error-breakdown query and the "HMAC ... invalid" log lines show the error type;
+remediation "Stale device credentials: revoke the device and register it again" for each device, the new
+secrets entered into the EAs. Invariant: every signal acknowledged is stored exactly once.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+
+from alertdrill.drill import AlertExpectation, require
+from alertdrill.evidence import logs_show, runbook_query, sql_rows, top_label, wait_for
+from alertdrill.faults import Fault
+from alertdrill.load import LocustLoad
+from alertdrill.platform import PlatformClient
+from alertdrill.remediations import Remediation, RunbookAction
+
+from scenarios._common import SLACK
+
+pytestmark = pytest.mark.drill
+
+EA_POLL_ERRORS = AlertExpectation(
+    alertname="EAPollErrors",
+    severity="warning",
+    receivers=SLACK,
+    watch="sum(rate(ea_errors_total[10s]))",
+    threshold="> 0.5",
+)
+
+
+class RotateDeviceSecrets(Fault):
+    """The devices' secrets change server-side (a botched key rotation); heal puts the old ones back on
+    devices that still carry a rotated secret."""
+
+    name = "rotate device secrets"
+
+    def __init__(self, dsn: str, device_ids: list[str]) -> None:
+        self.dsn, self.device_ids, self.old, self.new = dsn, device_ids, {}, {}
+
+    def inject(self) -> str:
+        self.old = dict(sql_rows(self.dsn, "SELECT device_id, secret FROM devices WHERE device_id = ANY(%s)",
+                                 (self.device_ids,)))
+        for device_id in self.device_ids:
+            self.new[device_id] = secrets.token_hex(32)
+            sql_rows(self.dsn, "UPDATE devices SET secret = %s WHERE device_id = %s RETURNING device_id",
+                     (self.new[device_id], device_id))
+        return f"UPDATE devices SET secret = <new> for {len(self.device_ids)} devices"
+
+    def heal(self) -> str:
+        restored = 0
+        for device_id, secret in self.old.items():
+            restored += len(sql_rows(self.dsn, "UPDATE devices SET secret = %s WHERE device_id = %s AND secret = %s "
+                                               "RETURNING device_id", (secret, device_id, self.new[device_id])))
+        return f"restored {restored} device secrets" if restored else ""
+
+
+class ReRegisterDevices(Remediation):
+    """The runbook's revoke-and-register action for each device, the new credentials entered in the EAs
+    (their credentials file, which the running EAs re-read)."""
+
+    def __init__(self, runbook: Path, stack, creds_file: Path) -> None:
+        self.runbook, self.stack, self.creds_file = runbook, stack, creds_file
+
+    def apply(self) -> str:
+        old = json.loads(self.creds_file.read_text())
+        new = {}
+        for device_id in old:
+            action = RunbookAction(self.runbook, "EAPollErrors", "register it again", self.stack,
+                                   env={"DEVICE_ID": device_id})
+            script = action.apply()
+            device = json.loads(action.output.strip().splitlines()[-1])
+            new[device["device_id"]] = device["secret"]
+        tmp = self.creds_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(new))
+        tmp.replace(self.creds_file)
+        return f"{script}\n(for each of {len(old)} devices; the new secrets written to the EAs' {self.creds_file.name})"
+
+
+def acks_exactly_once(ctx, ack_log: Path) -> str:
+    lines = [l.split() for l in ack_log.read_text().splitlines() if l.strip()]
+    firsts = {(l[0], int(l[1])) for l in lines if l[3] == "false"}
+    devices = sorted({d for d, _ in firsts})
+    rows = sql_rows(ctx.endpoints.postgres_dsn, "SELECT device_id, signal_id, count(*) FROM ea_acks "
+                    "WHERE device_id = ANY(%s) GROUP BY device_id, signal_id", (devices,))
+    stored = {(d, s): n for d, s, n in rows}
+    require(stored.keys() == firsts and all(n == 1 for n in stored.values()),
+            "EA acknowledgements were lost or applied twice", expected="one ea_acks row per first acknowledgement",
+            seen=f"{len(firsts)} acknowledged, {len(stored)} rows, missing {sorted(firsts - stored.keys())[:5]}, "
+                 f"unexpected {sorted(stored.keys() - firsts)[:5]}")
+    return f"{len(firsts)} signals acknowledged by {len(devices)} devices, each stored once"
+
+
+def run(drill, ctx, runbook, tmp_path: Path) -> None:
+    """The drill, also run by tests/drill against deliberately broken alerting."""
+    client = PlatformClient(ctx.endpoints.backend, forwarded_for="198.51.100.40")
+    devices = [client.register_device() for _ in range(4)]
+    client.close()
+    creds, ack_log = tmp_path / "ea-credentials.json", tmp_path / "ea-acks.log"
+    creds.write_text(json.dumps({d.device_id: d.secret for d in devices}))
+    with drill(EA_POLL_ERRORS) as d:
+        d.steady_state()
+        d.workload(LocustLoad("locustfiles/ea_fleet.py", host=ctx.endpoints.backend, users=4, spawn_rate=4,
+                              run_time=300, name="ea-fleet",
+                              env={"EA_CREDENTIALS_FILE": str(creds), "EA_ACK_LOG": str(ack_log), "EA_WAIT": "1"}),
+                   warmup=8)
+        d.inject(RotateDeviceSecrets(ctx.endpoints.postgres_dsn, [x.device_id for x in devices]))
+        began = d.timeline.last("injected").at
+        d.expect_firing()
+        d.investigate("the error breakdown shows invalid_signature", lambda: top_label(
+            ctx.prometheus, runbook_query(runbook, "EAPollErrors", "ea_errors_total"), "error_type", "invalid_signature"))
+        d.investigate("HMAC ... invalid lines in the backend log", lambda: wait_for(
+            lambda: logs_show("backend", began, "HMAC", "invalid"), 10))
+        d.remediate(ReRegisterDevices(runbook, ctx.stack, creds))
+        d.expect_resolved()
+        d.stop_workload()
+        d.invariant("every acknowledged signal stored exactly once", lambda: acks_exactly_once(ctx, ack_log))
+
+
+def test_EAPollErrors(drill, drill_context, drill_settings, tmp_path):
+    run(drill, drill_context, drill_settings.runbook, tmp_path)
