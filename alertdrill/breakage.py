@@ -6,12 +6,15 @@ Alertmanager, and always restore and reload again on the way out (failure, timeo
 from __future__ import annotations
 
 import subprocess
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
 from .clients import AlertmanagerClient, PrometheusClient
 from .stack import Stack
+
+RELOAD_SETTLE = 3.0  # seconds: a few drill evaluation intervals (1 s each)
 
 
 @contextmanager
@@ -27,6 +30,8 @@ def _edited(path: Path, edit: Callable[[str], str], reload: Callable[[], None]) 
     finally:
         path.write_text(original)
         reload()
+        # Let the restored configuration be evaluated at least once before anyone checks steady state.
+        time.sleep(RELOAD_SETTLE)
 
 
 def _rules_file(stack: Stack) -> Path:

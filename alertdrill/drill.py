@@ -231,13 +231,21 @@ class Drill:
         """All services healthy, the backend ready, and no alert pending or firing anywhere."""
         timeout = timeout or self.ctx.timeouts.steady
         with self.phase("steady state"):
+            # Clean for two evaluation intervals in a row: a rule reloaded a moment ago, or a window
+            # still holding the last fault's samples, shows up at its next evaluation, not before.
+            hold = 2 * self.ctx.intervals()["eval"] + 1
             deadline = time.monotonic() + timeout
             problems: list[str] = []
+            clean_since: float | None = None
             while time.monotonic() < deadline:
                 problems = self._steady_problems()
-                if not problems:
-                    return
-                self._progress("waiting for steady state: " + "; ".join(problems), deadline)
+                if problems:
+                    clean_since = None
+                    self._progress("waiting for steady state: " + "; ".join(problems), deadline)
+                else:
+                    clean_since = clean_since or time.monotonic()
+                    if time.monotonic() - clean_since >= hold:
+                        return
                 time.sleep(1)
             raise SteadyStateError(
                 f"the stack did not reach steady state within {timeout:.0f}s",
