@@ -12,19 +12,22 @@ from .clients import PrometheusClient
 from .errors import DrillError
 from .queries import runbook_queries
 from .runbook import parse_runbook
+from .timescale import scale_expr
 
 
 class InvestigationFailed(DrillError):
     """The runbook's investigation step did not show what the fault should have caused."""
 
 
-def runbook_query(runbook: Path, alert: str, contains: str) -> str:
-    """The PromQL of the runbook's investigation for `alert` whose text contains `contains`."""
+def runbook_query(runbook: Path, alert: str, contains: str, factor: float = 1) -> str:
+    """The PromQL of the runbook's investigation for `alert` whose text contains `contains`, its range
+    windows compressed by the drill's factor: the runbook's [5m] written for production would, at x30,
+    look back over ten drill-minutes and see the previous drills' faults."""
     section = parse_runbook(runbook).section(alert)
     queries = [q for b in section.investigation_blocks for q in runbook_queries(b.text)]
     for q in queries:
         if contains in q:
-            return q
+            return scale_expr(q, factor) if factor != 1 else q
     raise InvestigationFailed(f"the runbook's {alert} investigation has no query with {contains!r}",
                               seen="its queries: " + ("; ".join(queries) or "none"),
                               hint=f"add the query to the {alert} section of {runbook}")

@@ -113,7 +113,7 @@ def run(drill, ctx, runbook, tmp_path: Path) -> None:
         began = d.timeline.last("injected").at
         d.expect_firing()
         d.investigate("the error breakdown shows invalid_signature", lambda: top_label(
-            ctx.prometheus, runbook_query(runbook, "EAPollErrors", "ea_errors_total"), "error_type", "invalid_signature"))
+            ctx.prometheus, runbook_query(runbook, "EAPollErrors", "ea_errors_total", ctx.factor), "error_type", "invalid_signature"))
         d.investigate("HMAC ... invalid lines in the backend log", lambda: wait_for(
             lambda: logs_show("backend", began, "HMAC", "invalid"), 10))
         d.remediate(ReRegisterDevices(runbook, ctx.stack, creds))

@@ -48,10 +48,10 @@ def run(drill, ctx, runbook) -> None:
         d.expect_firing()
         # Every route that needs a connection starves (/signals, /auth/login, /ready): /signals is among them.
         d.investigate("/signals is among the top slow endpoints", lambda: top_label(
-            ctx.prometheus, runbook_query(runbook, "HighAPILatency", "request_duration_seconds"), "route", ROUTE,
+            ctx.prometheus, runbook_query(runbook, "HighAPILatency", "request_duration_seconds", ctx.factor), "route", ROUTE,
             within=3, above=1.0))
         d.investigate("the pool is saturated", lambda: wait_for(lambda: value_above(
-            ctx.prometheus, runbook_query(runbook, "HighAPILatency", "db_connection_pool_size"), 90), 10))
+            ctx.prometheus, runbook_query(runbook, "HighAPILatency", "db_connection_pool_size", ctx.factor), 90), 10))
         d.remediate(RunbookAction(runbook, "HighAPILatency", "raise the pool", ctx.stack))
         d.expect_resolved()
         d.invariant("p95 back under 1 s on /signals", lambda: _p95_under(ctx, 1.0))

@@ -46,7 +46,7 @@ def run(drill, ctx, runbook) -> None:
                              ctx.stack, ctx.docker))
         d.expect_firing()
         d.investigate("approvals by result: rejections dominate", lambda: top_label(
-            ctx.prometheus, runbook_query(runbook, "HighApprovalRejectionRate", "approvals_total"), "result", "rejected"))
+            ctx.prometheus, runbook_query(runbook, "HighApprovalRejectionRate", "approvals_total", ctx.factor), "result", "rejected"))
         d.remediate(RunbookAction(runbook, "HighApprovalRejectionRate", "filter out low-quality", ctx.stack))
         d.expect_resolved()
 

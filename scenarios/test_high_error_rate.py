@@ -44,7 +44,7 @@ def run(drill, ctx, runbook) -> None:
         deployed = time.time()
         d.expect_firing()
         d.investigate("the errors-by-endpoint query names /signals", lambda: top_label(
-            ctx.prometheus, runbook_query(runbook, "HighErrorRate", "errors_total"), "endpoint", ENDPOINT))
+            ctx.prometheus, runbook_query(runbook, "HighErrorRate", "errors_total", ctx.factor), "endpoint", ENDPOINT))
         d.investigate("docker logs backend shows the ERROR lines", lambda: wait_for(
             lambda: logs_show("backend", deployed - 5, "ERROR", "/api/v1/signals"), 10))
         d.remediate(RunbookAction(runbook, "HighErrorRate", "roll back", ctx.stack))

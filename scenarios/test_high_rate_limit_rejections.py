@@ -43,7 +43,7 @@ def run(drill, ctx, runbook) -> None:
         began = d.timeline.last("injected").at
         d.expect_firing()
         d.investigate("the per-route query names /signals", lambda: top_label(
-            ctx.prometheus, runbook_query(runbook, "HighRateLimitRejections", "ratelimit_block_total"), "route", ROUTE))
+            ctx.prometheus, runbook_query(runbook, "HighRateLimitRejections", "ratelimit_block_total", ctx.factor), "route", ROUTE))
         d.investigate("the rate_limit log lines name the address", lambda: wait_for(
             lambda: logs_show("backend", began, "rate_limit", f"ip={ABUSER}"), 10))
         d.guard(EnvFileGuard("backend", "backend/denylist.txt", stack=ctx.stack, docker=ctx.docker))

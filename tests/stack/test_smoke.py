@@ -1,6 +1,8 @@
 """Smoke tests of the running stack: healthy, scraped, routed, and the runbook's queries answer."""
 from __future__ import annotations
 
+import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -99,3 +101,31 @@ def test_every_runbook_query_succeeds(stack, drill_settings):
     failed = {q: prom.query_raw(q) for q in queries}
     failed = {q: r for q, r in failed.items() if r.get("status") != "success"}
     assert not failed, "runbook queries Prometheus rejects:\n" + "\n".join(f"{q}: {r}" for q, r in failed.items())
+
+
+# Investigation commands that only read: the database shell, redis-cli and GET requests.
+_READ_ONLY = re.compile(r"^(docker exec (-it )?postgres psql |docker exec redis redis-cli |curl -s[g]? (?!.*-X ))")
+
+
+def runbook_read_commands(runbook: Path) -> list[str]:
+    from alertdrill.runbook import parse_runbook
+
+    commands = []
+    for section in parse_runbook(runbook).sections:
+        for block in section.investigation_blocks:
+            if block.is_shell:
+                commands += [c for c in block.commands() if _READ_ONLY.match(c) and "$" not in c]
+    return list(dict.fromkeys(commands))
+
+
+def test_runbook_investigation_commands_answer(stack, drill_settings):
+    """The runbook's psql, redis-cli and curl investigation lines run as written and answer."""
+    commands = runbook_read_commands(drill_settings.runbook)
+    assert len(commands) >= 5, f"too few read-only investigation commands found: {commands}"
+    failed = []
+    for command in commands:
+        proc = subprocess.run(["bash", "-o", "pipefail", "-c", command.replace("docker exec -it ", "docker exec ")],
+                              capture_output=True, text=True, timeout=30)
+        if proc.returncode != 0 or not proc.stdout.strip():
+            failed.append(f"{command}\n    -> exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[:200]}")
+    assert not failed, "runbook commands that do not answer:\n" + "\n".join(failed)
