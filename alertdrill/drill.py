@@ -428,8 +428,11 @@ class Drill:
 
     def remediate(self, remediation: Remediation) -> None:
         with self.phase("remediation"):
+            # Timed from the start: a restart inside the action can already clear the alert (and its
+            # resolved notice arrive) before the action returns.
+            started = time.time()
             done = remediation.apply()
-            self.timeline.mark("remediated", done)
+            self.timeline.mark("remediated", done, at=started)
             self.report(f"    applied: {done}")
 
     def expect_resolved(self) -> float:
