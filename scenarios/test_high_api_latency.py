@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from alertdrill.drill import AlertExpectation
+from alertdrill.drill import AlertExpectation, require
 from alertdrill.evidence import runbook_query, top_label, value_above, wait_for
 from alertdrill.faults import EnvFileEdit, Toxic
 from alertdrill.invariants import signals_stored_since
@@ -66,8 +66,6 @@ def run(drill, ctx, runbook) -> None:
 
 def _p95_under(ctx, limit: float) -> str:
     value = ctx.prometheus.value(HIGH_API_LATENCY.watch)
-    from alertdrill.drill import require
-
     require(value is not None and value < limit, "p95 latency still high after the remediation",
             expected=f"< {limit:g} s", seen=f"{HIGH_API_LATENCY.watch} = {value}")
     return f"p95 = {value:.2f} s"
