@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .errors import ConfigError, StackError
+from alertdrill.errors import ConfigError, StackError
 
 
 def _stack_cmd(args: argparse.Namespace) -> int:
-    from .profiles import drill_overrides
-    from .stack import Stack
+    from alertdrill.alerting.profiles import drill_overrides
+    from alertdrill.target.stack import Stack
 
     overrides = {} if args.production else drill_overrides(args.factor)
     stack = Stack(overrides)
@@ -28,7 +28,7 @@ def _stack_cmd(args: argparse.Namespace) -> int:
 
 
 def _render_cmd(args: argparse.Namespace) -> int:
-    from . import timescale
+    from alertdrill.alerting import timescale
 
     return timescale.main(["--factor", str(args.factor), "--out", args.out])
 
@@ -40,7 +40,7 @@ def _drill_cmd(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .profiles import DEFAULT_FACTOR
+    from alertdrill.alerting.profiles import DEFAULT_FACTOR
 
     parser = argparse.ArgumentParser(prog="alertdrill", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)

@@ -12,7 +12,7 @@ import os
 import secrets
 import time
 
-from alertdrill.platform import DEMO_USER
+from alertdrill.target.platform import DEMO_USER
 
 API = "/api/v1"
 

@@ -5,8 +5,8 @@ import time
 
 import httpx
 
-from alertdrill.drill import require
-from alertdrill.load import LocustLoad
+from alertdrill.engine.drill import require
+from alertdrill.load.locust import LocustLoad
 
 PAGED = frozenset({"pagerduty", "slack-oncall-alerts"})
 PAGED_REVENUE = frozenset({"pagerduty", "slack-oncall-alerts", "engineering-manager"})
@@ -42,7 +42,7 @@ def served_quickly(ctx, path: str, *, under: float, headers: dict | None = None)
 
 def signal_list_served(ctx, under: float = 1.0) -> str:
     """A trader logs in and the dashboard's signal list (GET /api/v1/signals) answers 200 in time."""
-    from alertdrill.platform import PlatformClient
+    from alertdrill.target.platform import PlatformClient
 
     client = PlatformClient(ctx.endpoints.backend, forwarded_for="198.51.100.30")
     try:

@@ -12,10 +12,10 @@ import time
 import httpx
 import pytest
 
-from alertdrill.drill import AlertExpectation, require
-from alertdrill.evidence import InvestigationFailed, logs_show, wait_for
-from alertdrill.faults import EnvFileGuard, Toxic
-from alertdrill.remediations import RunbookAction
+from alertdrill.engine.drill import AlertExpectation, require
+from alertdrill.engine.evidence import InvestigationFailed, logs_show, wait_for
+from alertdrill.engine.faults import EnvFileGuard, Toxic
+from alertdrill.engine.remediations import RunbookAction
 
 from scenarios._common import PAGED, dashboard_load
 

@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from alertdrill.drill import AlertExpectation
-from alertdrill.evidence import logs_show, wait_for
-from alertdrill.faults import CutLink
-from alertdrill.invariants import signals_stored_since, webhooks_exactly_once
-from alertdrill.remediations import RunbookAction
-from alertdrill.workload import CustomerTraffic
+from alertdrill.engine.drill import AlertExpectation
+from alertdrill.engine.evidence import logs_show, wait_for
+from alertdrill.engine.faults import CutLink
+from alertdrill.engine.invariants import signals_stored_since, webhooks_exactly_once
+from alertdrill.engine.remediations import RunbookAction
+from alertdrill.load.traffic import CustomerTraffic
 
 from scenarios._common import PAGED, dashboard_load, signal_list_served
 

@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from alertdrill.drill import AlertExpectation
-from alertdrill.evidence import InvestigationFailed, sql_rows, wait_for
-from alertdrill.faults import RunawayQuery
-from alertdrill.invariants import signals_stored_since
-from alertdrill.remediations import RunbookAction
+from alertdrill.engine.drill import AlertExpectation
+from alertdrill.engine.evidence import InvestigationFailed, sql_rows, wait_for
+from alertdrill.engine.faults import RunawayQuery
+from alertdrill.engine.invariants import signals_stored_since
+from alertdrill.engine.remediations import RunbookAction
 
 from scenarios._common import PAGED, dashboard_load, signal_list_served
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from alertdrill.drill import AlertExpectation, require
-from alertdrill.evidence import logs_show, runbook_query, sql_rows, top_label, wait_for
-from alertdrill.faults import Fault
-from alertdrill.load import LocustLoad
-from alertdrill.platform import PlatformClient
-from alertdrill.remediations import Remediation, RunbookAction
+from alertdrill.engine.drill import AlertExpectation, require
+from alertdrill.engine.evidence import logs_show, runbook_query, sql_rows, top_label, wait_for
+from alertdrill.engine.faults import Fault
+from alertdrill.load.locust import LocustLoad
+from alertdrill.target.platform import PlatformClient
+from alertdrill.engine.remediations import Remediation, RunbookAction
 
 from scenarios._common import SLACK
 

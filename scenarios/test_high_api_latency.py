@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from alertdrill.drill import AlertExpectation, require
-from alertdrill.evidence import runbook_query, top_label, value_above, wait_for
-from alertdrill.faults import EnvFileEdit, Toxic
-from alertdrill.invariants import signals_stored_since
-from alertdrill.remediations import RunbookAction
+from alertdrill.engine.drill import AlertExpectation, require
+from alertdrill.engine.evidence import runbook_query, top_label, value_above, wait_for
+from alertdrill.engine.faults import EnvFileEdit, Toxic
+from alertdrill.engine.invariants import signals_stored_since
+from alertdrill.engine.remediations import RunbookAction
 
 from scenarios._common import SLACK, dashboard_load, never_fired, signal_list_served
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from alertdrill.drill import AlertExpectation
-from alertdrill.evidence import runbook_query, top_label
-from alertdrill.faults import EnvFileEdit
-from alertdrill.load import LocustLoad
-from alertdrill.remediations import RunbookAction
+from alertdrill.engine.drill import AlertExpectation
+from alertdrill.engine.evidence import runbook_query, top_label
+from alertdrill.engine.faults import EnvFileEdit
+from alertdrill.load.locust import LocustLoad
+from alertdrill.engine.remediations import RunbookAction
 
 from scenarios._common import SLACK
 

@@ -12,11 +12,11 @@ import time
 
 import pytest
 
-from alertdrill.drill import AlertExpectation
-from alertdrill.evidence import logs_show, runbook_query, top_label, wait_for
-from alertdrill.faults import EnvFileEdit
-from alertdrill.invariants import signals_stored_since
-from alertdrill.remediations import RunbookAction
+from alertdrill.engine.drill import AlertExpectation
+from alertdrill.engine.evidence import logs_show, runbook_query, top_label, wait_for
+from alertdrill.engine.faults import EnvFileEdit
+from alertdrill.engine.invariants import signals_stored_since
+from alertdrill.engine.remediations import RunbookAction
 
 from scenarios._common import SLACK, dashboard_load, never_fired, signal_list_served
 

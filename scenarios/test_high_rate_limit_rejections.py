@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from alertdrill.drill import AlertExpectation, require
-from alertdrill.evidence import logs_show, runbook_query, top_label, wait_for
-from alertdrill.faults import EnvFileGuard, LoadFault
-from alertdrill.load import LocustLoad
-from alertdrill.remediations import RunbookAction
+from alertdrill.engine.drill import AlertExpectation, require
+from alertdrill.engine.evidence import logs_show, runbook_query, top_label, wait_for
+from alertdrill.engine.faults import EnvFileGuard, LoadFault
+from alertdrill.load.locust import LocustLoad
+from alertdrill.engine.remediations import RunbookAction
 
 from scenarios._common import SLACK
 

@@ -14,14 +14,14 @@ import subprocess
 
 import pytest
 
-from alertdrill.drill import AlertExpectation, require
-from alertdrill.evidence import logs_show, sql_rows, wait_for
-from alertdrill.faults import EnvFileEdit, EnvFileGuard, LoadFault
-from alertdrill.invariants import webhooks_exactly_once
-from alertdrill.load import LocustLoad
-from alertdrill.platform import WEBHOOK_SECRET
-from alertdrill.remediations import RunbookAction
-from alertdrill.workload import CustomerTraffic
+from alertdrill.engine.drill import AlertExpectation, require
+from alertdrill.engine.evidence import logs_show, sql_rows, wait_for
+from alertdrill.engine.faults import EnvFileEdit, EnvFileGuard, LoadFault
+from alertdrill.engine.invariants import webhooks_exactly_once
+from alertdrill.load.locust import LocustLoad
+from alertdrill.target.platform import WEBHOOK_SECRET
+from alertdrill.engine.remediations import RunbookAction
+from alertdrill.load.traffic import CustomerTraffic
 
 from scenarios._common import PAGED_REVENUE
 

@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from alertdrill.drill import AlertExpectation, require
-from alertdrill.faults import KillContainer
-from alertdrill.invariants import acks_exactly_once, signals_stored_since, webhooks_exactly_once
-from alertdrill.remediations import Remediation, RunbookAction
-from alertdrill.workload import CustomerTraffic
+from alertdrill.engine.drill import AlertExpectation, require
+from alertdrill.engine.faults import KillContainer
+from alertdrill.engine.invariants import acks_exactly_once, signals_stored_since, webhooks_exactly_once
+from alertdrill.engine.remediations import Remediation, RunbookAction
+from alertdrill.load.traffic import CustomerTraffic
 
 pytestmark = pytest.mark.drill
 

@@ -12,11 +12,11 @@ import time
 
 import pytest
 
-from alertdrill.drill import AlertExpectation, require
-from alertdrill.evidence import InvestigationFailed, sql_rows, wait_for
-from alertdrill.faults import StopContainer
-from alertdrill.invariants import signals_stored_since
-from alertdrill.remediations import RunbookAction
+from alertdrill.engine.drill import AlertExpectation, require
+from alertdrill.engine.evidence import InvestigationFailed, sql_rows, wait_for
+from alertdrill.engine.faults import StopContainer
+from alertdrill.engine.invariants import signals_stored_since
+from alertdrill.engine.remediations import RunbookAction
 
 from scenarios._common import PAGED_REVENUE
 

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from alertdrill.breakage import broken_routing, broken_rules
-from alertdrill.remediations import RunbookAction
+from alertdrill.engine.breakage import broken_routing, broken_rules
+from alertdrill.engine.remediations import RunbookAction
 from alertdrill.errors import AlertNotFired, AlertNotResolved, NotificationMissing
 
 from scenarios.test_redis_disconnected import run_redis_drill

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alertdrill.breakage import broken_routing, broken_rules, in_rule
+from alertdrill.engine.breakage import broken_routing, broken_rules, in_rule
 from alertdrill.errors import AlertNotFired, NotificationMissing
 
 from scenarios import (test_ea_poll_errors, test_high_approval_rejection_rate, test_high_rate_limit_rejections,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from alertdrill.breakage import broken_routing, broken_rules, in_rule
+from alertdrill.engine.breakage import broken_routing, broken_rules, in_rule
 from alertdrill.errors import AlertNotFired, AlertNotResolved, NotificationMissing
-from alertdrill.evidence import InvestigationFailed
+from alertdrill.engine.evidence import InvestigationFailed
 
 from scenarios import (test_critical_api_latency, test_critical_error_rate, test_database_connection_pool_exhausted,
                        test_high_api_latency, test_high_error_rate)

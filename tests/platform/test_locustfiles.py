@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from alertdrill.load import LoadStats, LocustLoad, user_classes_in
+from alertdrill.load.locust import LoadStats, LocustLoad, user_classes_in
 
 pytestmark = pytest.mark.platform
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alertdrill import promtools
+from alertdrill.alerting import promtools
 
 import rulekit
 

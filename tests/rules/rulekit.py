@@ -12,8 +12,8 @@ from typing import Callable, Iterable
 
 import yaml
 
-from alertdrill.promtools import Tool
-from alertdrill.timescale import parse_duration
+from alertdrill.alerting.promtools import Tool
+from alertdrill.alerting.timescale import parse_duration
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

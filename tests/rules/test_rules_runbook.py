@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 import rulekit
-from alertdrill.runbook import RunbookError, alert_names_in_heading, github_anchor, parse_runbook, parse_runbook_text
+from alertdrill.runbook.parse import RunbookError, alert_names_in_heading, github_anchor, parse_runbook, parse_runbook_text
 
 EXPECTED_ALERTS = list(rulekit.load_yaml(rulekit.EXPECTED)["alerts"])
 COMPOSE = "docker compose -f docker-compose.test.yml"

@@ -6,8 +6,8 @@ import re
 import pytest
 
 import rulekit
-from alertdrill.runbook import parse_runbook
-from alertdrill.timescale import parse_duration
+from alertdrill.runbook.parse import parse_runbook
+from alertdrill.alerting.timescale import parse_duration
 
 EXPECTED_ALERTS = list(rulekit.load_yaml(rulekit.EXPECTED)["alerts"])
 

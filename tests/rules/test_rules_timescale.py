@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 import rulekit
-from alertdrill import timescale as ts
+from alertdrill.alerting import timescale as ts
 
 FACTORS = (10, ts.DEFAULT_FACTOR)  # 10 and the drill default (30)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from alertdrill.clients import AlertmanagerClient, PrometheusClient, SinkClient
-from alertdrill.queries import metric_names, runbook_queries
+from alertdrill.target.clients import AlertmanagerClient, PrometheusClient, SinkClient
+from alertdrill.runbook.queries import metric_names, runbook_queries
 
 pytestmark = pytest.mark.stack
 
@@ -65,7 +65,7 @@ def test_every_prometheus_target_is_up(stack):
 
 def routed_receivers(labels: dict[str, str], config: Path) -> set[str]:
     """The receivers the routing tree names for these labels (`amtool config routes test`)."""
-    from alertdrill.promtools import ToolNotFound, amtool
+    from alertdrill.alerting.promtools import ToolNotFound, amtool
 
     try:
         tool = amtool()
@@ -108,7 +108,7 @@ _READ_ONLY = re.compile(r"^(docker exec (-it )?postgres psql |docker exec redis 
 
 
 def runbook_read_commands(runbook: Path) -> list[str]:
-    from alertdrill.runbook import parse_runbook
+    from alertdrill.runbook.parse import parse_runbook
 
     commands = []
     for section in parse_runbook(runbook).sections:

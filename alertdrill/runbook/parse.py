@@ -28,8 +28,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_RUNBOOK_PATH = REPO_ROOT / "docs" / "runbook.md"
+from alertdrill.project import RUNBOOK_FILE as DEFAULT_RUNBOOK_PATH
 
 SHELL_LANGS = {"", "bash", "sh", "shell", "console", "zsh"}
 SUBSECTION_ALIASES = {

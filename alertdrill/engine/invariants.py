@@ -7,8 +7,8 @@ import time
 import httpx
 import psycopg
 
-from .errors import InvariantViolated
-from .workload import TrafficLog
+from alertdrill.errors import InvariantViolated
+from alertdrill.load.traffic import TrafficLog
 
 GENERATOR_SOURCE = "signal-generator"
 

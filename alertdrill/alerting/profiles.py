@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .stack import STATE_DIR
-from .timescale import DEFAULT_FACTOR, render_drill_config
+from alertdrill.project import STATE_DIR
+from alertdrill.alerting.timescale import DEFAULT_FACTOR, render_drill_config
 
 __all__ = ["DEFAULT_FACTOR", "drill_dir", "drill_overrides"]
 

@@ -12,10 +12,9 @@ from pathlib import Path
 import httpx
 from testcontainers.compose import DockerCompose
 
-from .errors import StackError
-from .settings import COMPOSE_FILE, PROJECT_ROOT, SERVICE_PORTS, SERVICES, Endpoints
-
-STATE_DIR = PROJECT_ROOT / ".alertdrill"
+from alertdrill.errors import StackError
+from alertdrill.project import COMPOSE_FILE, STATE_DIR
+from alertdrill.target.settings import SERVICE_PORTS, SERVICES, Endpoints
 
 
 @dataclass(frozen=True)

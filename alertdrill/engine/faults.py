@@ -13,8 +13,8 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from .clients import DockerClient, ToxiproxyClient
-from .stack import Stack
+from alertdrill.target.clients import DockerClient, ToxiproxyClient
+from alertdrill.target.stack import Stack
 
 
 class Fault(ABC):

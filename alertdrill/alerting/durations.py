@@ -1,7 +1,7 @@
 """Prometheus durations in seconds (the parser itself lives in alertdrill.timescale)."""
 from __future__ import annotations
 
-from .timescale import parse_duration as _milliseconds
+from alertdrill.alerting.timescale import parse_duration as _milliseconds
 
 
 def parse_duration(text: str | int | float) -> float:

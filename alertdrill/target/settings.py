@@ -6,8 +6,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-COMPOSE_FILE = PROJECT_ROOT / "docker-compose.test.yml"
 
 PORT_DEFAULTS = {
     "BACKEND_PORT": 8000,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from .platform import Device, PlatformClient, checkout_event
+from alertdrill.target.platform import Device, PlatformClient, checkout_event
 
 
 @dataclass

@@ -33,9 +33,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .settings import PROJECT_ROOT
+from alertdrill.project import PROJECT_ROOT, STATE_DIR
 
-LOAD_DIR = PROJECT_ROOT / ".alertdrill" / "load"
+LOAD_DIR = STATE_DIR / "load"
 STOP_TIMEOUT = 2  # locust --stop-timeout: seconds a stopping user may finish its current task
 BASE_USER_CLASSES = {"User", "HttpUser", "FastHttpUser"}
 

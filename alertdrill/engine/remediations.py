@@ -7,11 +7,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .clients import DockerClient
-from .faults import set_env_values, write_env
-from .runbook import parse_runbook
-from .settings import PROJECT_ROOT
-from .stack import Stack
+from alertdrill.target.clients import DockerClient
+from alertdrill.engine.faults import set_env_values, write_env
+from alertdrill.runbook.parse import parse_runbook
+from alertdrill.project import PROJECT_ROOT
+from alertdrill.target.stack import Stack
 
 
 class Remediation(ABC):

@@ -42,10 +42,9 @@ from typing import Any, Iterable
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_RULES_PATH = REPO_ROOT / "stack" / "prometheus" / "rules" / "alerts.yml"
-DEFAULT_ALERTMANAGER_PATH = REPO_ROOT / "stack" / "alertmanager" / "alertmanager.yml"
-DEFAULT_PROMETHEUS_PATH = REPO_ROOT / "stack" / "prometheus" / "prometheus.yml"
+from alertdrill.project import ALERTMANAGER_FILE as DEFAULT_ALERTMANAGER_PATH
+from alertdrill.project import PROMETHEUS_FILE as DEFAULT_PROMETHEUS_PATH
+from alertdrill.project import RULES_FILE as DEFAULT_RULES_PATH
 
 DEFAULT_FACTOR = 30
 DRILL_SCRAPE_INTERVAL = "1s"

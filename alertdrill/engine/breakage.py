@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .clients import AlertmanagerClient, PrometheusClient
-from .stack import Stack
+from alertdrill.target.clients import AlertmanagerClient, PrometheusClient
+from alertdrill.target.stack import Stack
 
 RELOAD_SETTLE = 3.0  # seconds: a few drill evaluation intervals (1 s each)
 

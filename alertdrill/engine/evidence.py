@@ -8,11 +8,11 @@ from pathlib import Path
 
 import psycopg
 
-from .clients import PrometheusClient
-from .errors import DrillError
-from .queries import runbook_queries
-from .runbook import parse_runbook
-from .timescale import scale_expr
+from alertdrill.target.clients import PrometheusClient
+from alertdrill.errors import DrillError
+from alertdrill.runbook.queries import runbook_queries
+from alertdrill.runbook.parse import parse_runbook
+from alertdrill.alerting.timescale import scale_expr
 
 
 class InvestigationFailed(DrillError):

@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from alertdrill.project import PROJECT_ROOT as REPO_ROOT
 
 TOOLS = {
     # name: (environment override, Debian package, stack image)

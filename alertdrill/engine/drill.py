@@ -13,16 +13,16 @@ from typing import Callable, Iterator
 import httpx
 import yaml
 
-from .clients import AlertmanagerClient, DockerClient, PrometheusClient, SinkClient, ToxiproxyClient
-from .clients.prometheus import AlertState, PrometheusError
-from .durations import parse_duration
-from .errors import (AlertNotFired, AlertNotResolved, DrillError, InvariantViolated, NotificationMissing,
+from alertdrill.target.clients import AlertmanagerClient, DockerClient, PrometheusClient, SinkClient, ToxiproxyClient
+from alertdrill.target.clients.prometheus import AlertState, PrometheusError
+from alertdrill.alerting.durations import parse_duration
+from alertdrill.errors import (AlertNotFired, AlertNotResolved, DrillError, InvariantViolated, NotificationMissing,
                      SteadyStateError, UnexpectedAlert)
-from .faults import Fault
-from .remediations import Remediation
-from .settings import SERVICES, Endpoints
-from .stack import Stack
-from .timeline import Timeline
+from alertdrill.engine.faults import Fault
+from alertdrill.engine.remediations import Remediation
+from alertdrill.target.settings import SERVICES, Endpoints
+from alertdrill.target.stack import Stack
+from alertdrill.engine.timeline import Timeline
 
 Reporter = Callable[[str], None]
 AM_GROUP_REAP = 31.0  # Alertmanager's dispatcher maintenance interval (30 s) plus a margin
@@ -142,7 +142,7 @@ class Drill:
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
-        from .timeline import Phase
+        from alertdrill.engine.timeline import Phase
 
         p = Phase(name, time.time())
         self.timeline.phases.append(p)
