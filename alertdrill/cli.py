@@ -1,4 +1,5 @@
-"""`alertdrill`: bring the stack up, show it, take it down; render drill configs; run drills."""
+"""`alertdrill`: bring the stack up, show it, take it down; render drill configs; list a runbook's
+alerts and actions; run drills."""
 from __future__ import annotations
 
 import argparse
@@ -8,29 +9,38 @@ from alertdrill.errors import ConfigError, StackError
 
 
 def _stack_cmd(args: argparse.Namespace) -> int:
-    from alertdrill.alerting.profiles import drill_overrides
+    from alertdrill.alerting.drillconfig import render_drill_config
     from alertdrill.target.stack import Stack
 
-    overrides = {} if args.production else drill_overrides(args.factor)
+    overrides = {} if args.production else render_drill_config(args.factor).env
     stack = Stack(overrides)
-    if args.action == "up":
-        timing = "production timings" if args.production else f"drill timings (time compressed x{args.factor})"
-        print(f"bringing the stack up with {timing}; first build takes a few minutes ...", flush=True)
-        stack.up()
-        print(stack.describe())
-    elif args.action == "status":
-        print(stack.describe())
-        return 0 if stack.healthy() else 1
-    elif args.action == "down":
-        stack.down()
-        print("stack down: containers, volumes and networks of project 'alertdrill' removed")
-    return 0
+    try:
+        if args.action == "up":
+            timing = "production timings" if args.production else f"drill timings (time compressed x{args.factor})"
+            print(f"bringing the stack up with {timing}; first build takes a few minutes ...", flush=True)
+            stack.up()
+            print(stack.describe())
+        elif args.action == "status":
+            print(stack.describe())
+            return 0 if stack.healthy() else 1
+        elif args.action == "down":
+            stack.down()
+            print("stack down: containers, volumes and networks of project 'alertdrill' removed")
+        return 0
+    finally:
+        stack.close()
 
 
 def _render_cmd(args: argparse.Namespace) -> int:
-    from alertdrill.alerting import timescale
+    from alertdrill.alerting import drillconfig
 
-    return timescale.main(["--factor", str(args.factor), "--out", args.out])
+    return drillconfig.main(["--factor", str(args.factor), "--out", args.out])
+
+
+def _runbook_cmd(args: argparse.Namespace) -> int:
+    from alertdrill.runbook import parse
+
+    return parse.main([args.path] if args.path else [])
 
 
 def _drill_cmd(args: argparse.Namespace) -> int:
@@ -40,22 +50,26 @@ def _drill_cmd(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from alertdrill.alerting.profiles import DEFAULT_FACTOR
+    from alertdrill.alerting.timescale import DEFAULT_FACTOR
 
     parser = argparse.ArgumentParser(prog="alertdrill", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
 
     st = sub.add_parser("stack", help="bring the container stack up, show its status, take it down")
     st.add_argument("action", choices=["up", "status", "down"])
-    st.add_argument("--factor", type=float, default=DEFAULT_FACTOR,
+    st.add_argument("--factor", default=str(DEFAULT_FACTOR),
                     help=f"time-compression factor of the drill timings (default {DEFAULT_FACTOR})")
     st.add_argument("--production", action="store_true", help="production timings (no compression)")
     st.set_defaults(func=_stack_cmd)
 
     rd = sub.add_parser("render", help="render time-compressed copies of the rules and Alertmanager config")
-    rd.add_argument("--factor", type=float, default=DEFAULT_FACTOR)
+    rd.add_argument("--factor", default=str(DEFAULT_FACTOR))
     rd.add_argument("--out", required=True)
     rd.set_defaults(func=_render_cmd)
+
+    rb = sub.add_parser("runbook", help="list the alerts a runbook names and their remediation actions")
+    rb.add_argument("path", nargs="?", help="the runbook (default docs/runbook.md)")
+    rb.set_defaults(func=_runbook_cmd)
 
     dr = sub.add_parser("drill", help="run the drills (pytest scenarios/); extra args go to pytest, e.g. -k RedisDisconnected")
     dr.add_argument("pytest_args", nargs=argparse.REMAINDER)

@@ -37,6 +37,11 @@ class UnexpectedAlert(DrillError):
     """A critical alert the scenario did not name fired during the drill."""
 
 
+class InvestigationFailed(DrillError):
+    """The runbook's investigation did not show what the fault should have caused, or the runbook
+    lacks a step the drill needs."""
+
+
 class AlertNotResolved(DrillError):
     """After the remediation the alert kept firing, or the resolved notice never came."""
 
@@ -51,3 +56,15 @@ class StackError(RuntimeError):
 
 class ConfigError(ValueError):
     """A suite option or file is invalid; the message lists what is valid."""
+
+
+def require(condition: bool, what: str, *, expected: str, seen: str, hint: str = "",
+            error: type[DrillError] = InvariantViolated) -> None:
+    """Raise `error` (an invariant that failed, by default) unless condition holds."""
+    if not condition:
+        raise error(what, expected=expected, seen=seen, hint=hint)
+
+
+def require_evidence(condition: bool, what: str, *, expected: str, seen: str, hint: str = "") -> None:
+    """The investigation's form of require: raises InvestigationFailed."""
+    require(condition, what, expected=expected, seen=seen, hint=hint, error=InvestigationFailed)

@@ -5,7 +5,7 @@ import time
 
 import httpx
 
-from alertdrill.engine.drill import require
+from alertdrill.errors import require
 from alertdrill.load.locust import LocustLoad
 
 PAGED = frozenset({"pagerduty", "slack-oncall-alerts"})

@@ -11,8 +11,10 @@ import time
 
 import pytest
 
-from alertdrill.engine.drill import AlertExpectation
+from alertdrill.engine.context import DrillContext
+from alertdrill.engine.drill import Drill
 from alertdrill.engine.evidence import InvestigationFailed, sql_rows, wait_for
+from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import RunawayQuery
 from alertdrill.engine.invariants import signals_stored_since
 from alertdrill.engine.remediations import RunbookAction
@@ -21,7 +23,7 @@ from scenarios._common import PAGED, dashboard_load, signal_list_served
 
 pytestmark = pytest.mark.drill
 
-POOL_EXHAUSTED = AlertExpectation(
+EXPECTATION = AlertExpectation(
     alertname="DatabaseConnectionPoolExhausted",
     severity="critical",
     receivers=PAGED,
@@ -52,25 +54,24 @@ def long_running_queries(ctx) -> str:
         f"pid {r[0]} {r[1].total_seconds():.0f}s {r[3][:40]!r}" for r in old[:4])
 
 
-def run(drill, ctx, runbook) -> None:
+def run(d: Drill, ctx: DrillContext) -> None:
     """The drill, also run by tests/drill against deliberately broken alerting."""
-    with drill(POOL_EXHAUSTED) as d:
-        d.steady_state()
-        began = time.time()
-        d.workload(dashboard_load(ctx, users=15, tasks="signals", wait=0.5), warmup=8)
-        d.inject(RunawayQuery("signals", ctx.stack))
-        d.expect_firing()
-        # The runbook terminates queries older than 30 s: wait until the evidence says they are.
-        d.investigate("pg_stat_activity lists the long-running queries",
-                      lambda: wait_for(lambda: long_running_queries(ctx), 60))
-        d.remediate(RunbookAction(runbook, "DatabaseConnectionPoolExhausted", "terminate", ctx.stack))
-        d.expect_resolved()
-        d.stop_workload()
-        d.steady_state()
-        d.invariant("requests are served again", lambda: signal_list_served(ctx))
-        d.invariant("every generated signal stored exactly once",
-                    lambda: signals_stored_since(ctx.endpoints.generator, ctx.endpoints.postgres_dsn, began))
+    d.steady_state()
+    began = time.time()
+    d.workload(dashboard_load(ctx, users=15, tasks="signals", wait=0.5), warmup=8)
+    d.inject(RunawayQuery("signals"))
+    d.expect_firing()
+    # The runbook terminates queries older than 30 s: wait until the evidence says they are.
+    d.investigate("pg_stat_activity lists the long-running queries",
+                  lambda: wait_for(lambda: long_running_queries(ctx), 60))
+    d.remediate(RunbookAction("DatabaseConnectionPoolExhausted", "terminate"))
+    d.expect_resolved()
+    d.stop_workload()
+    d.steady_state()
+    d.invariant("requests are served again", lambda: signal_list_served(ctx))
+    d.invariant("every generated signal stored exactly once",
+                lambda: signals_stored_since(ctx.endpoints.generator, ctx.endpoints.postgres_dsn, began))
 
 
-def test_DatabaseConnectionPoolExhausted(drill, drill_context, drill_settings):
-    run(drill, drill_context, drill_settings.runbook)
+def test_DatabaseConnectionPoolExhausted(drill):
+    drill(run, EXPECTATION)

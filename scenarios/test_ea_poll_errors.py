@@ -14,22 +14,25 @@ from pathlib import Path
 
 import pytest
 
-from alertdrill.engine.drill import AlertExpectation, require
+from alertdrill.engine.context import DrillContext
+from alertdrill.engine.drill import Drill
 from alertdrill.engine.evidence import logs_show, runbook_query, sql_rows, top_label, wait_for
+from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import Fault
+from alertdrill.engine.remediations import Remediation, RunbookAction
+from alertdrill.errors import require
 from alertdrill.load.locust import LocustLoad
 from alertdrill.target.platform import PlatformClient
-from alertdrill.engine.remediations import Remediation, RunbookAction
 
 from scenarios._common import SLACK
 
 pytestmark = pytest.mark.drill
 
-EA_POLL_ERRORS = AlertExpectation(
+EXPECTATION = AlertExpectation(
     alertname="EAPollErrors",
     severity="warning",
     receivers=SLACK,
-    watch="sum(rate(ea_errors_total[10s]))",
+    watch="sum(rate(ea_errors_total[5m]))",
     threshold="> 0.5",
 )
 
@@ -40,22 +43,23 @@ class RotateDeviceSecrets(Fault):
 
     name = "rotate device secrets"
 
-    def __init__(self, dsn: str, device_ids: list[str]) -> None:
-        self.dsn, self.device_ids, self.old, self.new = dsn, device_ids, {}, {}
+    def __init__(self, device_ids: list[str]) -> None:
+        self.device_ids, self.old, self.new = device_ids, {}, {}
 
-    def inject(self) -> str:
-        self.old = dict(sql_rows(self.dsn, "SELECT device_id, secret FROM devices WHERE device_id = ANY(%s)",
+    def inject(self, ctx: DrillContext) -> str:
+        dsn = ctx.endpoints.postgres_dsn
+        self.old = dict(sql_rows(dsn, "SELECT device_id, secret FROM devices WHERE device_id = ANY(%s)",
                                  (self.device_ids,)))
         for device_id in self.device_ids:
             self.new[device_id] = secrets.token_hex(32)
-            sql_rows(self.dsn, "UPDATE devices SET secret = %s WHERE device_id = %s RETURNING device_id",
+            sql_rows(dsn, "UPDATE devices SET secret = %s WHERE device_id = %s RETURNING device_id",
                      (self.new[device_id], device_id))
         return f"UPDATE devices SET secret = <new> for {len(self.device_ids)} devices"
 
-    def heal(self) -> str:
+    def heal(self, ctx: DrillContext) -> str:
         restored = 0
         for device_id, secret in self.old.items():
-            restored += len(sql_rows(self.dsn, "UPDATE devices SET secret = %s WHERE device_id = %s AND secret = %s "
+            restored += len(sql_rows(ctx.endpoints.postgres_dsn, "UPDATE devices SET secret = %s WHERE device_id = %s AND secret = %s "
                                                "RETURNING device_id", (secret, device_id, self.new[device_id])))
         return f"restored {restored} device secrets" if restored else ""
 
@@ -64,16 +68,15 @@ class ReRegisterDevices(Remediation):
     """The runbook's revoke-and-register action for each device, the new credentials entered in the EAs
     (their credentials file, which the running EAs re-read)."""
 
-    def __init__(self, runbook: Path, stack, creds_file: Path) -> None:
-        self.runbook, self.stack, self.creds_file = runbook, stack, creds_file
+    def __init__(self, creds_file: Path) -> None:
+        self.creds_file = creds_file
 
-    def apply(self) -> str:
+    def apply(self, ctx: DrillContext) -> str:
         old = json.loads(self.creds_file.read_text())
         new = {}
         for device_id in old:
-            action = RunbookAction(self.runbook, "EAPollErrors", "register it again", self.stack,
-                                   env={"DEVICE_ID": device_id})
-            script = action.apply()
+            action = RunbookAction("EAPollErrors", "register it again", env={"DEVICE_ID": device_id})
+            script = action.apply(ctx)
             device = json.loads(action.output.strip().splitlines()[-1])
             new[device["device_id"]] = device["secret"]
         tmp = self.creds_file.with_suffix(".tmp")
@@ -82,7 +85,7 @@ class ReRegisterDevices(Remediation):
         return f"{script}\n(for each of {len(old)} devices; the new secrets written to the EAs' {self.creds_file.name})"
 
 
-def acks_exactly_once(ctx, ack_log: Path) -> str:
+def acks_exactly_once(ctx: DrillContext, ack_log: Path) -> str:
     lines = [l.split() for l in ack_log.read_text().splitlines() if l.strip()]
     firsts = {(l[0], int(l[1])) for l in lines if l[3] == "false"}
     devices = sorted({d for d, _ in firsts})
@@ -96,31 +99,31 @@ def acks_exactly_once(ctx, ack_log: Path) -> str:
     return f"{len(firsts)} signals acknowledged by {len(devices)} devices, each stored once"
 
 
-def run(drill, ctx, runbook, tmp_path: Path) -> None:
+def run(d: Drill, ctx: DrillContext) -> None:
     """The drill, also run by tests/drill against deliberately broken alerting."""
     client = PlatformClient(ctx.endpoints.backend, forwarded_for="198.51.100.40")
     devices = [client.register_device() for _ in range(4)]
     client.close()
-    creds, ack_log = tmp_path / "ea-credentials.json", tmp_path / "ea-acks.log"
-    creds.write_text(json.dumps({d.device_id: d.secret for d in devices}))
-    with drill(EA_POLL_ERRORS) as d:
-        d.steady_state()
-        d.workload(LocustLoad("locustfiles/ea_fleet.py", host=ctx.endpoints.backend, users=4, spawn_rate=4,
-                              run_time=300, name="ea-fleet",
-                              env={"EA_CREDENTIALS_FILE": str(creds), "EA_ACK_LOG": str(ack_log), "EA_WAIT": "1"}),
-                   warmup=8)
-        d.inject(RotateDeviceSecrets(ctx.endpoints.postgres_dsn, [x.device_id for x in devices]))
-        began = d.timeline.last("injected").at
-        d.expect_firing()
-        d.investigate("the error breakdown shows invalid_signature", lambda: top_label(
-            ctx.prometheus, runbook_query(runbook, "EAPollErrors", "ea_errors_total", ctx.factor), "error_type", "invalid_signature"))
-        d.investigate("HMAC ... invalid lines in the backend log", lambda: wait_for(
-            lambda: logs_show("backend", began, "HMAC", "invalid"), 10))
-        d.remediate(ReRegisterDevices(runbook, ctx.stack, creds))
-        d.expect_resolved()
-        d.stop_workload()
-        d.invariant("every acknowledged signal stored exactly once", lambda: acks_exactly_once(ctx, ack_log))
+    creds, ack_log = d.workdir / "ea-credentials.json", d.workdir / "ea-acks.log"
+    creds.write_text(json.dumps({x.device_id: x.secret for x in devices}))
+    ack_log.write_text("")
+    d.steady_state()
+    d.workload(LocustLoad("locustfiles/ea_fleet.py", host=ctx.endpoints.backend, users=4, spawn_rate=4,
+                          run_time=300, name="ea-fleet",
+                          env={"EA_CREDENTIALS_FILE": str(creds), "EA_ACK_LOG": str(ack_log), "EA_WAIT": "1"}),
+               warmup=8)
+    d.inject(RotateDeviceSecrets([x.device_id for x in devices]))
+    began = d.timeline.last("injected").at
+    d.expect_firing()
+    d.investigate("the error breakdown shows invalid_signature", lambda: top_label(
+        ctx.prometheus, runbook_query(ctx, "EAPollErrors", "ea_errors_total"), "error_type", "invalid_signature"))
+    d.investigate("HMAC ... invalid lines in the backend log", lambda: wait_for(
+        lambda: logs_show(ctx, "backend", began, "HMAC", "invalid"), 10))
+    d.remediate(ReRegisterDevices(creds))
+    d.expect_resolved()
+    d.stop_workload()
+    d.invariant("every acknowledged signal stored exactly once", lambda: acks_exactly_once(ctx, ack_log))
 
 
-def test_EAPollErrors(drill, drill_context, drill_settings, tmp_path):
-    run(drill, drill_context, drill_settings.runbook, tmp_path)
+def test_EAPollErrors(drill):
+    drill(run, EXPECTATION)

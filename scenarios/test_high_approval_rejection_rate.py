@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import pytest
 
-from alertdrill.engine.drill import AlertExpectation
+from alertdrill.engine.context import DrillContext
+from alertdrill.engine.drill import Drill
 from alertdrill.engine.evidence import runbook_query, top_label
+from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import EnvFileEdit
-from alertdrill.load.locust import LocustLoad
 from alertdrill.engine.remediations import RunbookAction
+from alertdrill.load.locust import LocustLoad
 
 from scenarios._common import SLACK
 
 pytestmark = pytest.mark.drill
 
-HIGH_APPROVAL_REJECTION_RATE = AlertExpectation(
+EXPECTATION = AlertExpectation(
     alertname="HighApprovalRejectionRate",
     severity="warning",
     receivers=SLACK,
-    watch='sum(rate(approvals_total{result="rejected"}[10s])) / sum(rate(approvals_total[10s]))',
+    watch='sum(rate(approvals_total{result="rejected"}[5m])) / sum(rate(approvals_total[5m]))',
     threshold="> 0.7",
     side_effects={
         # Compressed time only: the filter passes ~11 % of a degraded generator's signals (about one in
@@ -34,22 +36,20 @@ HIGH_APPROVAL_REJECTION_RATE = AlertExpectation(
 )
 
 
-def run(drill, ctx, runbook) -> None:
+def run(d: Drill, ctx: DrillContext) -> None:
     """The drill, also run by tests/drill against deliberately broken alerting."""
-    with drill(HIGH_APPROVAL_REJECTION_RATE) as d:
-        d.steady_state()
-        # Two reviewers deciding among the five newest pending signals, about one decision a second in all.
-        d.workload(LocustLoad("locustfiles/reviewers.py", host=ctx.endpoints.backend, users=2, spawn_rate=2,
-                              run_time=400, name="reviewers",
-                              env={"REVIEW_WAIT": "2", "REVIEW_BATCH": "1", "REVIEW_QUEUE": "5"}), warmup=12)
-        d.inject(EnvFileEdit("signal-generator", "signal_generator/.env", {"SIGNAL_QUALITY_MODE": "degraded"},
-                             ctx.stack, ctx.docker))
-        d.expect_firing()
-        d.investigate("approvals by result: rejections dominate", lambda: top_label(
-            ctx.prometheus, runbook_query(runbook, "HighApprovalRejectionRate", "approvals_total", ctx.factor), "result", "rejected"))
-        d.remediate(RunbookAction(runbook, "HighApprovalRejectionRate", "filter out low-quality", ctx.stack))
-        d.expect_resolved()
+    d.steady_state()
+    # Two reviewers deciding among the five newest pending signals, about one decision a second in all.
+    d.workload(LocustLoad("locustfiles/reviewers.py", host=ctx.endpoints.backend, users=2, spawn_rate=2,
+                          run_time=400, name="reviewers",
+                          env={"REVIEW_WAIT": "2", "REVIEW_BATCH": "1", "REVIEW_QUEUE": "5"}), warmup=12)
+    d.inject(EnvFileEdit("signal-generator", "signal_generator/.env", {"SIGNAL_QUALITY_MODE": "degraded"}))
+    d.expect_firing()
+    d.investigate("approvals by result: rejections dominate", lambda: top_label(
+        ctx.prometheus, runbook_query(ctx, "HighApprovalRejectionRate", "approvals_total"), "result", "rejected"))
+    d.remediate(RunbookAction("HighApprovalRejectionRate", "filter out low-quality"))
+    d.expect_resolved()
 
 
-def test_HighApprovalRejectionRate(drill, drill_context, drill_settings):
-    run(drill, drill_context, drill_settings.runbook)
+def test_HighApprovalRejectionRate(drill):
+    drill(run, EXPECTATION)

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import pytest
 
-from alertdrill.engine.drill import AlertExpectation, require
+from alertdrill.engine.context import DrillContext
+from alertdrill.engine.drill import Drill
 from alertdrill.engine.evidence import logs_show, runbook_query, top_label, wait_for
-from alertdrill.engine.faults import EnvFileGuard, LoadFault
-from alertdrill.load.locust import LocustLoad
+from alertdrill.engine.expectation import AlertExpectation
+from alertdrill.engine.faults import LoadFault
+from alertdrill.engine.guards import EnvFileGuard
 from alertdrill.engine.remediations import RunbookAction
+from alertdrill.errors import require
+from alertdrill.load.locust import LocustLoad
 
 from scenarios._common import SLACK
 
@@ -21,42 +25,41 @@ pytestmark = pytest.mark.drill
 
 ROUTE = "/signals"
 ABUSER = "203.0.113.66"
-HIGH_RATE_LIMIT_REJECTIONS = AlertExpectation(
+EXPECTATION = AlertExpectation(
     alertname="HighRateLimitRejections",
     severity="warning",
     receivers=SLACK,
     labels={"route": ROUTE},
-    watch=f'sum(rate(ratelimit_block_total{{route="{ROUTE}"}}[10s]))',
+    watch=f'sum(rate(ratelimit_block_total{{route="{ROUTE}"}}[5m]))',
     threshold="> 10",
 )
 
 
-def run(drill, ctx, runbook) -> None:
+def run(d: Drill, ctx: DrillContext) -> None:
     """The drill, also run by tests/drill against deliberately broken alerting."""
-    with drill(HIGH_RATE_LIMIT_REJECTIONS) as d:
-        d.steady_state()
-        flood = LocustLoad("locustfiles/flood.py", host=ctx.endpoints.backend, users=3, spawn_rate=3, run_time=300,
-                           env={"FLOOD_IP": ABUSER, "FLOOD_PATH": "/api/v1/signals?limit=5", "FLOOD_RPS": "30",
-                                "NORMAL_RPS": "1"}, name="flood")
-        d.inject(LoadFault(flood, f"locust flood.py: one client at 30 req/s from {ABUSER} and two ordinary "
-                                  f"clients at 1 req/s each on {ROUTE}"))
-        began = d.timeline.last("injected").at
-        d.expect_firing()
-        d.investigate("the per-route query names /signals", lambda: top_label(
-            ctx.prometheus, runbook_query(runbook, "HighRateLimitRejections", "ratelimit_block_total", ctx.factor), "route", ROUTE))
-        d.investigate("the rate_limit log lines name the address", lambda: wait_for(
-            lambda: logs_show("backend", began, "rate_limit", f"ip={ABUSER}"), 10))
-        d.guard(EnvFileGuard("backend", "backend/denylist.txt", stack=ctx.stack, docker=ctx.docker))
-        d.remediate(RunbookAction(runbook, "HighRateLimitRejections", "denylist", ctx.stack, env={"ABUSIVE_IP": ABUSER}))
-        d.expect_resolved()
-        stats = flood.stop()
-        normal = [n for n in stats.names if n.startswith("[normal]")]
-        require(normal and all(stats.failures(n) == 0 and stats.requests(n) > 0 for n in normal),
-                "other clients were not served throughout the flood", expected="[normal] requests, 0 failures",
-                seen=stats.summary())
-        d.invariant("other clients were served throughout",
-                    lambda: ", ".join(f"{n}: {stats.requests(n)} requests, 0 failures" for n in normal))
+    d.steady_state()
+    flood = LocustLoad("locustfiles/flood.py", host=ctx.endpoints.backend, users=3, spawn_rate=3, run_time=300,
+                       env={"FLOOD_IP": ABUSER, "FLOOD_PATH": "/api/v1/signals?limit=5", "FLOOD_RPS": "30",
+                            "NORMAL_RPS": "1"}, name="flood")
+    d.inject(LoadFault(flood, f"locust flood.py: one client at 30 req/s from {ABUSER} and two ordinary "
+                              f"clients at 1 req/s each on {ROUTE}"))
+    began = d.timeline.last("injected").at
+    d.expect_firing()
+    d.investigate("the per-route query names /signals", lambda: top_label(
+        ctx.prometheus, runbook_query(ctx, "HighRateLimitRejections", "ratelimit_block_total"), "route", ROUTE))
+    d.investigate("the rate_limit log lines name the address", lambda: wait_for(
+        lambda: logs_show(ctx, "backend", began, "rate_limit", f"ip={ABUSER}"), 10))
+    d.guard(EnvFileGuard("backend", "backend/denylist.txt"))
+    d.remediate(RunbookAction("HighRateLimitRejections", "denylist", env={"ABUSIVE_IP": ABUSER}))
+    d.expect_resolved()
+    stats = flood.stop()
+    normal = [n for n in stats.names if n.startswith("[normal]")]
+    require(normal and all(stats.failures(n) == 0 and stats.requests(n) > 0 for n in normal),
+            "other clients were not served throughout the flood", expected="[normal] requests, 0 failures",
+            seen=stats.summary())
+    d.invariant("other clients were served throughout",
+                lambda: ", ".join(f"{n}: {stats.requests(n)} requests, 0 failures" for n in normal))
 
 
-def test_HighRateLimitRejections(drill, drill_context, drill_settings):
-    run(drill, drill_context, drill_settings.runbook)
+def test_HighRateLimitRejections(drill):
+    drill(run, EXPECTATION)

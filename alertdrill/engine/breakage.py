@@ -1,28 +1,78 @@
-"""Deliberately broken alerting, to prove a drill goes red when the rules or routing are wrong.
+"""Deliberately broken alerting, to prove a drill goes red when the rules, the routing or the runbook
+are wrong.
 
-`broken_rules` / `broken_routing` edit the drill copies the running stack mounts, reload Prometheus or
-Alertmanager, and always restore and reload again on the way out (failure, timeout or Ctrl-C).
+A `Breakage` edits one of the three: the rules or the routing in the drill copies the running stack
+mounts (then reloads Prometheus or Alertmanager, and always restores and reloads again on the way out:
+failure, timeout or Ctrl-C), or the runbook, as a copy the drill reads instead of the real one.
+
+A new breakage goes in the table of tests/drill: `Breakage.rules(...)`, `.routing(...)`, `.runbook(...)`.
 """
 from __future__ import annotations
 
-import subprocess
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from alertdrill.target.clients import AlertmanagerClient, PrometheusClient
-from alertdrill.target.stack import Stack
+from alertdrill.engine.context import DrillContext
+from alertdrill.runbook.parse import parse_runbook_text
 
-RELOAD_SETTLE = 3.0  # seconds: a few drill evaluation intervals (1 s each)
+Edit = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Breakage:
+    kind: str  # rules | routing | runbook
+    edit: Edit
+    description: str
+
+    @classmethod
+    def rules(cls, edit: Edit, description: str) -> "Breakage":
+        return cls("rules", edit, description)
+
+    @classmethod
+    def routing(cls, edit: Edit, description: str) -> "Breakage":
+        return cls("routing", edit, description)
+
+    @classmethod
+    def runbook(cls, edit: Edit, description: str) -> "Breakage":
+        return cls("runbook", edit, description)
+
+    @contextmanager
+    def applied(self, ctx: DrillContext) -> Iterator[DrillContext]:
+        """The breakage in effect; yields the context a drill must use while it is (the same one, or
+        one reading the broken runbook)."""
+        if self.kind == "runbook":
+            yield ctx.with_runbook(_broken_runbook(ctx, self.edit))
+        elif self.kind == "rules":
+            with _edited(_rules_file(ctx), self.edit, ctx.prometheus.reload, ctx.timings.reload_settle_s):
+                yield ctx
+        elif self.kind == "routing":
+            with _edited(_alertmanager_file(ctx), self.edit, lambda: _reload_alertmanager(ctx),
+                         ctx.timings.reload_settle_s):
+                yield ctx
+        else:
+            raise ValueError(f"unknown breakage kind {self.kind!r}: valid kinds are rules, routing, runbook")
+
+
+def _changed(original: str, mutated: str, what: str) -> str:
+    if mutated == original:
+        raise ValueError(f"the edit changed nothing in {what}: the breakage would prove nothing")
+    return mutated
+
+
+def _broken_runbook(ctx: DrillContext, edit: Edit):
+    """The runbook parsed from an edited copy of its text (nothing is written)."""
+    path = ctx.runbook.path
+    original = path.read_text()
+    return parse_runbook_text(_changed(original, edit(original), str(path)), path)
 
 
 @contextmanager
-def _edited(path: Path, edit: Callable[[str], str], reload: Callable[[], None]) -> Iterator[str]:
+def _edited(path: Path, edit: Edit, reload: Callable[[], None], settle_s: float) -> Iterator[str]:
     original = path.read_text()
-    mutated = edit(original)
-    if mutated == original:
-        raise ValueError(f"the edit changed nothing in {path}: the mutation would prove nothing")
+    mutated = _changed(original, edit(original), str(path))
     try:
         path.write_text(mutated)
         reload()
@@ -30,45 +80,30 @@ def _edited(path: Path, edit: Callable[[str], str], reload: Callable[[], None]) 
     finally:
         path.write_text(original)
         reload()
-        # Let the restored configuration be evaluated at least once before anyone checks steady state.
-        time.sleep(RELOAD_SETTLE)
+        # Let the restored configuration be evaluated before anyone checks steady state.
+        time.sleep(settle_s)
 
 
-def _rules_file(stack: Stack) -> Path:
-    rules_dir = stack.overrides.get("ALERTDRILL_RULES_DIR")
+def _rules_file(ctx: DrillContext) -> Path:
+    rules_dir = ctx.stack.overrides.get("ALERTDRILL_RULES_DIR")
     if not rules_dir:
         raise RuntimeError("the stack runs the production rules; broken-alerting drills need a drill copy")
     return Path(rules_dir) / "alerts.yml"
 
 
-@contextmanager
-def broken_rules(stack: Stack, edit: Callable[[str], str]) -> Iterator[str]:
-    prom = PrometheusClient(stack.endpoints.prometheus)
-    try:
-        with _edited(_rules_file(stack), edit, prom.reload) as text:
-            yield text
-    finally:
-        prom.close()
+def _alertmanager_file(ctx: DrillContext) -> Path:
+    return Path(ctx.stack.overrides["ALERTDRILL_ALERTMANAGER_DIR"]) / "alertmanager.yml"
 
 
-@contextmanager
-def broken_routing(stack: Stack, edit: Callable[[str], str]) -> Iterator[str]:
-    am = AlertmanagerClient(stack.endpoints.alertmanager)
-
-    def reload() -> None:
-        # The container renders its config from the mounted copy (sink port), then reloads it.
-        subprocess.run(["docker", "exec", "alertmanager", "render-config"], check=True, capture_output=True)
-        am.reload()
-
-    path = Path(stack.overrides["ALERTDRILL_ALERTMANAGER_DIR"]) / "alertmanager.yml"
-    try:
-        with _edited(path, edit, reload) as text:
-            yield text
-    finally:
-        am.close()
+def _reload_alertmanager(ctx: DrillContext) -> None:
+    # The container renders its config from the mounted copy (sink port), then reloads it.
+    code, out = ctx.docker.exec("alertmanager", ["render-config"])
+    if code != 0:
+        raise RuntimeError(f"render-config in alertmanager failed ({code}): {out.strip()[-300:]}")
+    ctx.alertmanager.reload()
 
 
-def in_rule(alert: str, old: str, new: str) -> Callable[[str], str]:
+def in_rule(alert: str, old: str, new: str) -> Edit:
     """An edit of the rules file that replaces `old` by `new` once, inside `alert`'s rule only."""
 
     def edit(text: str) -> str:
@@ -77,7 +112,29 @@ def in_rule(alert: str, old: str, new: str) -> Callable[[str], str]:
         end = len(text) if end == -1 else end
         rule = text[start:end]
         if old not in rule:
-            raise ValueError(f"{old!r} not found in the rule {alert}: the mutation would prove nothing")
+            raise ValueError(f"{old!r} not found in the rule {alert}: the breakage would prove nothing")
         return text[:start] + rule.replace(old, new, 1) + text[end:]
+
+    return edit
+
+
+def replace(old: str, new: str, count: int = 1) -> Edit:
+    """An edit that replaces `old` by `new` (`count` times), failing if `old` is not there."""
+
+    def edit(text: str) -> str:
+        if old not in text:
+            raise ValueError(f"{old!r} not found: the breakage would prove nothing")
+        return text.replace(old, new, count)
+
+    return edit
+
+
+def drop_between(start: str, end: str) -> Edit:
+    """An edit that removes the text from `start` up to (not including) the next `end` after it."""
+
+    def edit(text: str) -> str:
+        a = text.index(start)
+        b = text.index(end, a + 1)
+        return text[:a] + text[b:]
 
     return edit

@@ -1,36 +1,44 @@
-"""Investigation: run the runbook's own queries and commands and check they show the evidence."""
+"""Investigation: run the runbook's own queries and commands and check they show the evidence.
+
+A new investigation check goes here: a function that returns the evidence as text or raises
+InvestigationFailed (alertdrill.errors.require_evidence).
+"""
 from __future__ import annotations
 
 import re
-import subprocess
-import time
-from pathlib import Path
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 import psycopg
 
-from alertdrill.target.clients import PrometheusClient
-from alertdrill.errors import DrillError
+from alertdrill.errors import InvestigationFailed, require_evidence
 from alertdrill.runbook.queries import runbook_queries
-from alertdrill.runbook.parse import parse_runbook
-from alertdrill.alerting.timescale import scale_expr
+from alertdrill.target.clients import PrometheusClient
+from alertdrill.wait import until
+
+if TYPE_CHECKING:
+    from alertdrill.engine.context import DrillContext
+
+T = TypeVar("T")
+
+__all__ = ["InvestigationFailed", "runbook_query", "top_label", "value_above", "logs_show", "sql_rows",
+           "wait_for", "require_evidence"]
 
 
-class InvestigationFailed(DrillError):
-    """The runbook's investigation step did not show what the fault should have caused."""
-
-
-def runbook_query(runbook: Path, alert: str, contains: str, factor: float = 1) -> str:
+def runbook_query(ctx: "DrillContext", alert: str, contains: str) -> str:
     """The PromQL of the runbook's investigation for `alert` whose text contains `contains`, its range
     windows compressed by the drill's factor: the runbook's [5m] written for production would, at x30,
     look back over ten drill-minutes and see the previous drills' faults."""
-    section = parse_runbook(runbook).section(alert)
+    try:
+        section = ctx.runbook.section(alert)
+    except KeyError as exc:
+        raise InvestigationFailed(f"the runbook has no section for {alert}", seen=str(exc)) from None
     queries = [q for b in section.investigation_blocks for q in runbook_queries(b.text)]
     for q in queries:
         if contains in q:
-            return scale_expr(q, factor) if factor != 1 else q
+            return ctx.timings.scale_expr(q)
     raise InvestigationFailed(f"the runbook's {alert} investigation has no query with {contains!r}",
                               seen="its queries: " + ("; ".join(queries) or "none"),
-                              hint=f"add the query to the {alert} section of {runbook}")
+                              hint=f"add the query to the {alert} section of {ctx.runbook.path}")
 
 
 def top_label(prom: PrometheusClient, expr: str, label: str, expected: str, *, within: int = 1,
@@ -39,31 +47,26 @@ def top_label(prom: PrometheusClient, expr: str, label: str, expected: str, *, w
     samples = sorted((s for s in prom.query(expr) if s.value == s.value), key=lambda s: -s.value)
     shown = ", ".join(f"{s.labels.get(label, '?')}={s.value:.3g}" for s in samples[:5]) or "no data"
     top = [s for s in samples[:within] if s.labels.get(label) == expected and (above is None or s.value > above)]
-    if not top:
-        where = "first" if within == 1 else f"among the top {within}"
-        raise InvestigationFailed(f"the runbook's query does not point at {label}={expected}",
-                                  expected=f"{expected} {where} in {expr}" + (f", above {above:g}" if above else ""),
-                                  seen=shown)
+    where = "first" if within == 1 else f"among the top {within}"
+    require_evidence(bool(top), f"the runbook's query does not point at {label}={expected}",
+                     expected=f"{expected} {where} in {expr}" + (f", above {above:g}" if above else ""), seen=shown)
     return f"{expr} -> {shown}"
 
 
 def value_above(prom: PrometheusClient, expr: str, threshold: float) -> str:
     value = prom.value(expr)
-    if value is None or value <= threshold:
-        raise InvestigationFailed(f"{expr} does not show the evidence", expected=f"> {threshold:g}",
-                                  seen=f"{value}")
+    require_evidence(value is not None and value > threshold, f"{expr} does not show the evidence",
+                     expected=f"> {threshold:g}", seen=f"{value}")
     return f"{expr} = {value:.3g}"
 
 
-def logs_show(container: str, since: float, *patterns: str, min_lines: int = 1) -> str:
+def logs_show(ctx: "DrillContext", container: str, since: float, *patterns: str, min_lines: int = 1) -> str:
     """`docker logs <container> --since ...` has lines matching every pattern (as the runbook greps)."""
-    proc = subprocess.run(["docker", "logs", container, "--since", str(int(since))],
-                          capture_output=True, text=True, timeout=30)
-    lines = (proc.stdout + proc.stderr).splitlines()
+    lines = ctx.docker.logs(container, since=since).splitlines()
     hits = [l for l in lines if all(re.search(p, l) for p in patterns)]
-    if len(hits) < min_lines:
-        raise InvestigationFailed(f"docker logs {container} has no line matching {' and '.join(patterns)}",
-                                  seen=f"{len(lines)} lines since the fault; last: {lines[-1:] or 'none'}")
+    require_evidence(len(hits) >= min_lines, f"docker logs {container} has no line matching {' and '.join(patterns)}",
+                     expected=f">= {min_lines} matching lines",
+                     seen=f"{len(lines)} lines since the fault; last: {lines[-1:] or 'none'}")
     return f"{len(hits)} log lines like: {hits[-1][:160]}"
 
 
@@ -72,13 +75,6 @@ def sql_rows(dsn: str, sql: str, params: tuple = ()) -> list[tuple]:
         return conn.execute(sql, params).fetchall()
 
 
-def wait_for(check, timeout: float, poll: float = 1.0):
+def wait_for(check: Callable[[], T], timeout: float, poll: float = 1.0) -> T:
     """Retry an evidence check until it holds (evidence builds up over time), then return its result."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except InvestigationFailed:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(poll)
+    return until(check, timeout, poll=poll, retry_on=(InvestigationFailed,))

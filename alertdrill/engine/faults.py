@@ -1,42 +1,46 @@
 """Faults: each injects one real failure, says what it did, and heals itself.
 
-Like a Jepsen nemesis: `inject()` returns a description for the timeline, `heal()` is idempotent and
-safe to call whatever state the fault left (the drill calls it in a finaliser, on failure, timeout
-and Ctrl-C alike).
+A new fault goes here (or, if only one scenario uses it, in that scenario's module): a subclass of
+`Fault` with `inject(ctx)` and `heal(ctx)`.
+
+Like a Jepsen nemesis, a fault gets the drill's context at call time (`ctx.stack`, `ctx.docker`,
+`ctx.toxiproxy`, `ctx.endpoints`), not at construction, so the same fault runs against any target.
+`inject` returns a description for the timeline; `heal` is idempotent, safe to call whatever state
+the fault left (the drill calls it in a finaliser, on failure, timeout and Ctrl-C alike), returns what
+it did ('' if nothing was needed), and checks that it worked: a heal that could not verify raises.
 """
 from __future__ import annotations
 
-import base64
-import shlex
-import subprocess
-import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from alertdrill.target.clients import DockerClient, ToxiproxyClient
-from alertdrill.target.stack import Stack
+from alertdrill.target.envfile import EnvFile
+from alertdrill.wait import until
+
+if TYPE_CHECKING:
+    from alertdrill.engine.context import DrillContext
+
+HEALTHY_TIMEOUT_S = 90
 
 
 class Fault(ABC):
     name: str = "fault"
 
     @abstractmethod
-    def inject(self) -> str:
+    def inject(self, ctx: "DrillContext") -> str:
         """Break something for real; return what was done."""
 
     @abstractmethod
-    def heal(self) -> str:
+    def heal(self, ctx: "DrillContext") -> str:
         """Undo it if it is still in effect; return what was done ('' if nothing was needed)."""
 
 
-def _wait_running(docker: DockerClient, service: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = docker.state(service)
-        if state.startswith("running") and "starting" not in state and "unhealthy" not in state:
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"{service} not healthy {timeout:.0f}s after healing: {docker.state(service)}")
+def wait_healthy(ctx: "DrillContext", service: str, timeout: float = HEALTHY_TIMEOUT_S) -> None:
+    def fail() -> None:
+        raise RuntimeError(f"{service} not healthy {timeout:.0f}s after (re)starting it: {ctx.docker.state(service)}")
+
+    until(lambda: ctx.docker.running(service), timeout, on_timeout=fail)
 
 
 @dataclass
@@ -44,23 +48,21 @@ class KillContainer(Fault):
     """`docker kill <service>`: the process dies at once (SIGKILL), as in a crash or OOM kill."""
 
     service: str
-    stack: Stack
-    docker: DockerClient
     signal: str = "SIGKILL"
 
     @property
     def name(self) -> str:  # type: ignore[override]
         return f"kill {self.service}"
 
-    def inject(self) -> str:
-        self.docker.kill(self.service, self.signal)
-        return f"docker kill --signal {self.signal} {self.service} (state now: {self.docker.state(self.service)})"
+    def inject(self, ctx: "DrillContext") -> str:
+        ctx.docker.kill(self.service, self.signal)
+        return f"docker kill --signal {self.signal} {self.service} (state now: {ctx.docker.state(self.service)})"
 
-    def heal(self) -> str:
-        if self.docker.state(self.service).startswith("running"):
+    def heal(self, ctx: "DrillContext") -> str:
+        if ctx.docker.running(self.service):
             return ""
-        self.stack.start(self.service)
-        _wait_running(self.docker, self.service)
+        ctx.stack.start(self.service)
+        wait_healthy(ctx, self.service)
         return f"started {self.service} again"
 
 
@@ -72,9 +74,9 @@ class StopContainer(KillContainer):
     def name(self) -> str:  # type: ignore[override]
         return f"stop {self.service}"
 
-    def inject(self) -> str:
-        self.stack.stop(self.service)
-        return f"docker compose stop {self.service} (state now: {self.docker.state(self.service)})"
+    def inject(self, ctx: "DrillContext") -> str:
+        ctx.stack.stop(self.service)
+        return f"docker compose stop {self.service} (state now: {ctx.docker.state(self.service)})"
 
 
 @dataclass
@@ -84,7 +86,6 @@ class Toxic(Fault):
     proxy: str
     type: str
     attributes: dict
-    toxiproxy: ToxiproxyClient
     stream: str = "downstream"
     toxic_name: str = field(default="")
 
@@ -95,14 +96,19 @@ class Toxic(Fault):
     def name(self) -> str:  # type: ignore[override]
         return f"{self.type} toxic on {self.proxy}"
 
-    def inject(self) -> str:
-        self.toxiproxy.add_toxic(self.proxy, self.toxic_name, self.type, self.attributes, stream=self.stream)
+    def inject(self, ctx: "DrillContext") -> str:
+        ctx.toxiproxy.add_toxic(self.proxy, self.toxic_name, self.type, self.attributes, stream=self.stream)
         return f"toxiproxy: {self.type} {self.attributes} on {self.proxy} ({self.stream})"
 
-    def heal(self) -> str:
-        if not any(t["name"] == self.toxic_name for t in self.toxiproxy.toxics(self.proxy)):
+    def _present(self, ctx: "DrillContext") -> bool:
+        return any(t["name"] == self.toxic_name for t in ctx.toxiproxy.toxics(self.proxy))
+
+    def heal(self, ctx: "DrillContext") -> str:
+        if not self._present(ctx):
             return ""
-        self.toxiproxy.remove_toxic(self.proxy, self.toxic_name)
+        ctx.toxiproxy.remove_toxic(self.proxy, self.toxic_name)
+        if self._present(ctx):
+            raise RuntimeError(f"toxic {self.toxic_name} is still on {self.proxy} after removing it")
         return f"toxiproxy: removed {self.toxic_name}"
 
 
@@ -111,20 +117,21 @@ class CutLink(Fault):
     """Disable a Toxiproxy proxy: open connections are closed and new ones refused."""
 
     proxy: str
-    toxiproxy: ToxiproxyClient
 
     @property
     def name(self) -> str:  # type: ignore[override]
         return f"cut {self.proxy} link"
 
-    def inject(self) -> str:
-        self.toxiproxy.set_enabled(self.proxy, False)
+    def inject(self, ctx: "DrillContext") -> str:
+        ctx.toxiproxy.set_enabled(self.proxy, False)
         return f"toxiproxy: proxy {self.proxy} disabled"
 
-    def heal(self) -> str:
-        if self.toxiproxy.proxy(self.proxy)["enabled"]:
+    def heal(self, ctx: "DrillContext") -> str:
+        if ctx.toxiproxy.proxy(self.proxy)["enabled"]:
             return ""
-        self.toxiproxy.set_enabled(self.proxy, True)
+        ctx.toxiproxy.set_enabled(self.proxy, True)
+        if not ctx.toxiproxy.proxy(self.proxy)["enabled"]:
+            raise RuntimeError(f"proxy {self.proxy} is still disabled after enabling it")
         return f"toxiproxy: proxy {self.proxy} enabled"
 
 
@@ -136,55 +143,39 @@ class EnvFileEdit(Fault):
     service: str
     path: str  # relative to the container's working dir, e.g. backend/.env
     settings: dict[str, str]
-    stack: Stack
-    docker: DockerClient
     _original: str | None = None
 
     @property
-    def name(self) -> str:  # type: ignore[override]
-        return f"edit {self.service}:{self.path}"
+    def file(self) -> EnvFile:
+        return EnvFile(self.service, self.path)
 
-    def inject(self) -> str:
-        code, text = self.docker.exec(self.service, ["cat", self.path])
-        if code != 0:
-            raise RuntimeError(f"cannot read {self.path} in {self.service}: {text.strip()}")
-        self._original = text
-        write_env(self.docker, self.service, self.path, set_env_values(text, self.settings))
-        self.stack.restart(self.service)
-        _wait_running(self.docker, self.service)
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"edit {self.file}"
+
+    def inject(self, ctx: "DrillContext") -> str:
+        self._original = self.file.set(ctx.docker, self.settings)
+        ctx.stack.restart(self.service)
+        wait_healthy(ctx, self.service)
         changes = " ".join(f"{k}={v}" for k, v in self.settings.items())
         return f"{self.path} in {self.service}: {changes}; docker compose restart {self.service}"
 
-    def heal(self) -> str:
-        if self._original is None:
-            return ""
-        code, current = self.docker.exec(self.service, ["cat", self.path])
-        if code == 0 and current == self._original and self.docker.state(self.service).startswith("running"):
-            return ""
-        write_env(self.docker, self.service, self.path, self._original)
-        self.stack.restart(self.service)
-        _wait_running(self.docker, self.service)
-        return f"restored {self.path} in {self.service} and restarted it"
+    def heal(self, ctx: "DrillContext") -> str:
+        return restore_env_file(ctx, self.file, self._original)
 
 
-def set_env_values(text: str, settings: dict[str, str]) -> str:
-    """Replace KEY=... lines (or append them), keeping everything else as it was."""
-    lines = text.splitlines()
-    pending = dict(settings)
-    for i, line in enumerate(lines):
-        key = line.split("=", 1)[0].strip()
-        if "=" in line and not line.lstrip().startswith("#") and key in pending:
-            lines[i] = f"{key}={pending.pop(key)}"
-    lines.extend(f"{k}={v}" for k, v in pending.items())
-    return "\n".join(lines) + "\n"
-
-
-def write_env(docker: DockerClient, service: str, path: str, text: str) -> None:
-    # base64 keeps the bytes exact (no quoting, trailing newline or not)
-    payload = base64.b64encode(text.encode()).decode()
-    code, out = docker.exec(service, ["sh", "-c", f"echo {payload} | base64 -d > {shlex.quote(path)}"])
-    if code != 0:
-        raise RuntimeError(f"cannot write {path} in {service}: {out.strip()}")
+def restore_env_file(ctx: "DrillContext", file: EnvFile, original: str | None) -> str:
+    """Put `original` back into `file` and restart its service, unless it is already as it was."""
+    if original is None:
+        return ""
+    if file.read(ctx.docker) == original and ctx.docker.running(file.service):
+        return ""
+    file.write(ctx.docker, original)
+    ctx.stack.restart(file.service)
+    wait_healthy(ctx, file.service)
+    if file.read(ctx.docker) != original:
+        raise RuntimeError(f"{file} differs from its original after restoring it")
+    return f"restored {file} and restarted {file.service}"
 
 
 @dataclass
@@ -194,75 +185,53 @@ class RunawayQuery(Fault):
     container, as an operator's job would be; heal terminates the session."""
 
     table: str
-    stack: Stack
     seconds: int = 3600
     application_name: str = "alertdrill-runaway"
-    _proc: subprocess.Popen | None = None
+    start_timeout_s: float = 15
 
     @property
     def name(self) -> str:  # type: ignore[override]
         return f"runaway query locking {self.table}"
 
-    def _psql(self, sql: str) -> list[str]:
-        return ["docker", "exec", "-e", f"PGAPPNAME={self.application_name}", "postgres",
-                "psql", "-U", "postgres", "-d", "trading_signals", "-v", "ON_ERROR_STOP=1", "-c", sql]
+    def _psql(self, ctx: "DrillContext", sql: str) -> str:
+        code, out = ctx.docker.exec("postgres", ["psql", "-U", "postgres", "-d", "trading_signals", "-Atc", sql])
+        if code != 0:
+            raise RuntimeError(f"psql in postgres failed ({code}): {out.strip()[-300:]}")
+        return out
 
-    def inject(self) -> str:
+    def _sessions(self, ctx: "DrillContext") -> list[str]:
+        return self._psql(ctx, "SELECT pid FROM pg_stat_activity "
+                               f"WHERE application_name = '{self.application_name}'").split()
+
+    def inject(self, ctx: "DrillContext") -> str:
         sql = (f"BEGIN; LOCK TABLE {self.table} IN ACCESS EXCLUSIVE MODE; "
                f"SELECT pg_sleep({self.seconds}); COMMIT;")
-        self._proc = subprocess.Popen(self._psql(sql), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self._sessions():
-                return f"psql session {self.application_name}: {sql}"
-            if self._proc.poll() is not None:
-                break
-            time.sleep(0.2)
-        raise RuntimeError(f"the runaway session did not start (psql exit {self._proc.poll()})")
+        ctx.docker.exec_detached("postgres", ["psql", "-U", "postgres", "-d", "trading_signals", "-c", sql],
+                                 environment={"PGAPPNAME": self.application_name})
 
-    def _sessions(self) -> list[str]:
-        sql = f"SELECT pid FROM pg_stat_activity WHERE application_name = '{self.application_name}'"
-        out = subprocess.run(["docker", "exec", "postgres", "psql", "-U", "postgres", "-d", "trading_signals",
-                              "-Atc", sql], capture_output=True, text=True)
-        return out.stdout.split()
+        def fail() -> None:
+            raise RuntimeError(f"the runaway session did not start within {self.start_timeout_s:.0f}s")
 
-    def heal(self) -> str:
-        pids = self._sessions()
-        if pids:
-            subprocess.run(["docker", "exec", "postgres", "psql", "-U", "postgres", "-d", "trading_signals", "-Atc",
-                            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                            f"WHERE application_name = '{self.application_name}'"], capture_output=True)
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-        return f"terminated runaway session(s) {', '.join(pids)}" if pids else ""
+        until(lambda: self._sessions(ctx), self.start_timeout_s, poll=0.2, on_timeout=fail)
+        return f"psql session {self.application_name}: {sql}"
 
+    def heal(self, ctx: "DrillContext") -> str:
+        pids = self._sessions(ctx)
+        if not pids:
+            return ""
+        self._psql(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        f"WHERE application_name = '{self.application_name}'")
 
-class EnvFileGuard(EnvFileEdit):
-    """Not a fault: remembers a .env as it is now so that a remediation's edit of it (the runbook's
-    "set X in backend/.env, restart") is undone when the drill ends, leaving the stack as it was."""
+        def fail() -> None:
+            raise RuntimeError(f"runaway session(s) {self._sessions(ctx)} survived pg_terminate_backend")
 
-    def __init__(self, service: str, path: str, *, stack: Stack, docker: DockerClient) -> None:
-        super().__init__(service, path, {}, stack, docker)
-
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        return f"guard {self.service}:{self.path}"
-
-    def inject(self) -> str:
-        code, text = self.docker.exec(self.service, ["cat", self.path])
-        if code != 0:
-            raise RuntimeError(f"cannot read {self.path} in {self.service}: {text.strip()}")
-        self._original = text
-        return f"remembered {self.path} in {self.service}"
+        until(lambda: not self._sessions(ctx), 10, poll=0.2, on_timeout=fail)
+        return f"terminated runaway session(s) {', '.join(pids)}"
 
 
 class LoadFault(Fault):
     """Traffic that is itself the fault (a flood, a replay attack): starting the load is the injection,
-    stopping it the heal. `load` is an alertdrill.load.LocustLoad."""
+    stopping it the heal. `load` is an alertdrill.load.locust.LocustLoad."""
 
     def __init__(self, load, description: str) -> None:
         self.load, self.description = load, description
@@ -271,12 +240,16 @@ class LoadFault(Fault):
     def name(self) -> str:  # type: ignore[override]
         return f"load {self.load.name}"
 
-    def inject(self) -> str:
+    def inject(self, ctx: "DrillContext") -> str:
         self.load.start()
         return self.description
 
-    def heal(self) -> str:
+    def heal(self, ctx: "DrillContext") -> str:
         if not self.load.running:
             return ""
         self.load.stop()
         return f"stopped load {self.load.name}"
+
+
+__all__ = ["Fault", "KillContainer", "StopContainer", "Toxic", "CutLink", "EnvFileEdit", "RunawayQuery",
+           "LoadFault", "wait_healthy", "restore_env_file"]

@@ -2,12 +2,11 @@
 the generator's own counters) and returns a summary, or raises InvariantViolated."""
 from __future__ import annotations
 
-import time
-
 import httpx
 import psycopg
 
 from alertdrill.errors import InvariantViolated
+from alertdrill.wait import until
 from alertdrill.load.traffic import TrafficLog
 
 GENERATOR_SOURCE = "signal-generator"
@@ -22,11 +21,14 @@ def signals_stored_since(generator_url: str, dsn: str, since: float, drain_timeo
     """Every signal the generator created since `since` and delivered is stored exactly once, none is
     left undelivered (the backlog drained after recovery), none was rejected, and no stored generator
     signal of that period is unknown to the generator."""
-    deadline = time.monotonic() + drain_timeout
-    ledger = generator_ledger(generator_url, since)
-    while any(s["state"] == "pending" for s in ledger) and time.monotonic() < deadline:
-        time.sleep(1)
-        ledger = generator_ledger(generator_url, since)
+    seen: dict = {}
+
+    def drained() -> bool:
+        seen["ledger"] = generator_ledger(generator_url, since)
+        return not any(s["state"] == "pending" for s in seen["ledger"])
+
+    until(drained, drain_timeout, poll=1.0, on_timeout=lambda: None)  # the check below says what is left
+    ledger = seen["ledger"]
     by_state: dict[str, list[str]] = {}
     for s in ledger:
         by_state.setdefault(s["state"], []).append(s["client_ref"])

@@ -36,6 +36,10 @@ class Timeline:
     events: list[Event] = field(default_factory=list)
     phases: list[Phase] = field(default_factory=list)
     outcome: str = "running"
+    # The watched expression over the drill: [unix time, value or None], sampled at every poll.
+    samples: list[list] = field(default_factory=list)
+    watch: str = ""  # the expression sampled, at drill speed
+    threshold: str = ""
     # A drill run against deliberately broken alerting (tests/drill): failing is the expected outcome.
     broken_on_purpose: bool = False
 
@@ -78,10 +82,13 @@ class Timeline:
             e["t"] = round(e["at"] - start, 3) if start else 0.0
         return d
 
+    @property
+    def file_stem(self) -> str:
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in self.scenario)
+
     def write(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.scenario)
-        path = directory / f"{safe}.json"
+        path = directory / f"{self.file_stem}.json"
         path.write_text(json.dumps(self.as_dict(), indent=2))
         return path
 

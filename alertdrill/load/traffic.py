@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from alertdrill.target.platform import Device, PlatformClient, checkout_event
+from alertdrill.wait import until
 
 
 @dataclass
@@ -100,7 +101,9 @@ class CustomerTraffic:
 
     def drain(self, timeout: float = 60) -> None:
         """After recovery: keep retrying undelivered events until every one is accepted (or time runs out)."""
-        deadline = time.monotonic() + timeout
-        while self.log.pending_events and time.monotonic() < deadline:
-            self.tick(new_event=False)
-            time.sleep(0.5)
+        def delivered() -> bool:
+            if self.log.pending_events:
+                self.tick(new_event=False)
+            return not self.log.pending_events
+
+        until(delivered, timeout, poll=0.5, on_timeout=lambda: None)  # the invariant reports what is left

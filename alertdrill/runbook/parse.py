@@ -170,11 +170,14 @@ def _actions(text: str) -> list[Action]:
     return [a for a in actions if a.commands]
 
 
-def parse_runbook_text(text: str, path: Path | None = None) -> Runbook:
-    lines = text.splitlines()
-    # Headings outside code fences, and code blocks with their lines.
-    headings: list[tuple[int, int, str]] = []  # (line index, level, text)
-    blocks: list[tuple[int, int, str, str]] = []  # (open idx, close idx, lang, text)
+Heading = tuple[int, int, str]  # (line index, level, text)
+Block = tuple[int, int, str, str]  # (opening fence index, closing fence index, language, text)
+
+
+def _scan(lines: list[str]) -> tuple[list[Heading], list[Block]]:
+    """Headings outside code fences, and the fenced code blocks with their lines."""
+    headings: list[Heading] = []
+    blocks: list[Block] = []
     i = 0
     while i < len(lines):
         fm = _FENCE_RE.match(lines[i])
@@ -191,7 +194,11 @@ def parse_runbook_text(text: str, path: Path | None = None) -> Runbook:
         if hm:
             headings.append((i, len(hm.group(1)), hm.group(2)))
         i += 1
+    return headings, blocks
 
+
+def _anchors(headings: list[Heading]) -> list[str]:
+    """GitHub's anchors, numbered -1, -2 ... for repeated headings."""
     anchors: list[str] = []
     counts: dict[str, int] = {}
     for _idx, _lvl, htext in headings:
@@ -199,56 +206,56 @@ def parse_runbook_text(text: str, path: Path | None = None) -> Runbook:
         n = counts.get(base, 0)
         anchors.append(base if n == 0 else f"{base}-{n}")
         counts[base] = n + 1
+    return anchors
 
+
+def _section(lines: list[str], blocks: list[Block], idx: int, end: int, level: int, htext: str,
+             anchor: str) -> RunbookSection:
+    """The section whose heading is at `idx`, running to `end`: its subsections (bold labels or deeper
+    headings, outside code blocks) and its code blocks, each owned by the subsection it sits in."""
+    sec = RunbookSection(alerts=alert_names_in_heading(htext), heading=htext, level=level, anchor=anchor,
+                         line=idx + 1, text="\n".join(lines[idx + 1:end]).strip("\n"))
+    in_block = {ln for (o, c, _l, _t) in blocks if idx < o < end for ln in range(o, c + 1)}
+    current = ""
+    collected: dict[str, list[str]] = {}
+    labels_at: dict[int, str] = {}
+    for ln in range(idx + 1, end):
+        label = None
+        if ln not in in_block:
+            lm, hm = _LABEL_RE.match(lines[ln]), _HEADING_RE.match(lines[ln])
+            if lm:
+                label = lm.group(1)
+            elif hm and len(hm.group(1)) > level:
+                label = hm.group(2)
+        if label is not None:
+            label = label.strip().rstrip(":").strip()
+            current = SUBSECTION_ALIASES.get(label.lower(), label)
+            labels_at[ln] = current
+            collected.setdefault(current, [])
+        elif current:
+            collected[current].append(lines[ln])
+    sec.subsections = {k: "\n".join(v).strip("\n") for k, v in collected.items()}
+    for o, _c, lang, btext in blocks:
+        if idx < o < end:
+            owner = next((labels_at[ln] for ln in sorted(labels_at, reverse=True) if ln < o), "")
+            sec.code_blocks.append(CodeBlock(lang=lang, text=btext, subsection=owner, line=o + 1))
+    return sec
+
+
+def parse_runbook_text(text: str, path: Path | None = None) -> Runbook:
+    lines = text.splitlines()
+    headings, blocks = _scan(lines)
+    anchors = _anchors(headings)
     sections: list[RunbookSection] = []
     duplicates: list[str] = []
     named: set[str] = set()
     for k, (idx, level, htext) in enumerate(headings):
-        names = alert_names_in_heading(htext)
-        if not names or level < 2:
+        if level < 2 or not alert_names_in_heading(htext):
             continue
-        end = len(lines)
-        for idx2, level2, _t in headings[k + 1:]:
-            if level2 <= level:
-                end = idx2
-                break
-        body_lines = lines[idx + 1:end]
-        sec = RunbookSection(alerts=names, heading=htext, level=level, anchor=anchors[k], line=idx + 1,
-                             text="\n".join(body_lines).strip("\n"))
-        # Subsections: bold labels or deeper headings, outside code blocks.
-        in_block = {ln for (o, c, _l, _t) in blocks if idx < o < end for ln in range(o, c + 1)}
-        current = ""
-        collected: dict[str, list[str]] = {}
-        labels_at: dict[int, str] = {}
-        for ln in range(idx + 1, end):
-            label = None
-            if ln not in in_block:
-                lm = _LABEL_RE.match(lines[ln])
-                hm = _HEADING_RE.match(lines[ln])
-                if lm:
-                    label = lm.group(1)
-                elif hm and len(hm.group(1)) > level:
-                    label = hm.group(2)
-            if label is not None:
-                label = label.strip().rstrip(":").strip()
-                current = SUBSECTION_ALIASES.get(label.lower(), label)
-                labels_at[ln] = current
-                collected.setdefault(current, [])
-                continue
-            if current:
-                collected[current].append(lines[ln])
-        sec.subsections = {k: "\n".join(v).strip("\n") for k, v in collected.items()}
-        for o, _c, lang, btext in blocks:
-            if idx < o < end:
-                owner = ""
-                for ln in sorted(labels_at):
-                    if ln < o:
-                        owner = labels_at[ln]
-                sec.code_blocks.append(CodeBlock(lang=lang, text=btext, subsection=owner, line=o + 1))
-        for n in names:
-            if n in named:
-                duplicates.append(n)
-            named.add(n)
+        end = next((idx2 for idx2, level2, _t in headings[k + 1:] if level2 <= level), len(lines))
+        sec = _section(lines, blocks, idx, end, level, htext, anchors[k])
+        duplicates += [n for n in sec.alerts if n in named]
+        named.update(sec.alerts)
         sections.append(sec)
     return Runbook(path=path, sections=sections, anchors=anchors, duplicates=duplicates)
 

@@ -1,18 +1,21 @@
 """Stack control: bring docker-compose.test.yml up (production or drill timings), report each
-service's state, run the runbook's compose actions, and take everything down."""
+service's state, start/stop/restart a service, and take everything down.
+
+The compose project goes through testcontainers' compose wrapper (the compose CLI, with a timeout on
+every call); the containers through `self.docker` (the Docker SDK). Faults, guards and checks reach
+Docker only through these two."""
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from testcontainers.compose import DockerCompose
 
 from alertdrill.errors import StackError
+from alertdrill.target.clients.docker import DockerClient
 from alertdrill.project import COMPOSE_FILE, STATE_DIR
 from alertdrill.target.settings import SERVICE_PORTS, SERVICES, Endpoints
 
@@ -52,6 +55,7 @@ class Stack:
         self.overrides = dict(overrides or {})
         self.endpoints = endpoints or Endpoints.from_env({**os.environ, **self.overrides})
         self.compose_file = compose_file
+        self._docker: DockerClient | None = None
         STATE_DIR.mkdir(exist_ok=True)
         self.env_file = STATE_DIR / "stack.env"
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(self.overrides.items())))
@@ -62,6 +66,18 @@ class Stack:
             build=True,
             wait=True,
         )
+
+    @property
+    def docker(self) -> DockerClient:
+        """The Docker SDK client for this stack's containers (made on first use: `up` checks the engine)."""
+        if self._docker is None:
+            self._docker = DockerClient()
+        return self._docker
+
+    def close(self) -> None:
+        if self._docker is not None:
+            self._docker.close()
+            self._docker = None
 
     # -- compose commands -------------------------------------------------------------------
     def command(self) -> list[str]:
@@ -138,26 +154,9 @@ class Stack:
         out = []
         for s in self.status():
             if not s.healthy and s.state != "missing":
-                logs = subprocess.run(["docker", "logs", "--tail", str(lines), s.service],
-                                      capture_output=True, text=True).stdout + ""
+                try:
+                    logs = self.docker.logs(s.service, tail=lines)
+                except Exception as exc:  # the message is for a failure report: say why, carry on
+                    logs = f"(logs unavailable: {exc})"
                 out.append(f"--- last {lines} log lines of {s.service} ---\n{logs.strip()}\n")
         return "\n".join(out)
-
-    def wait_healthy(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.healthy():
-                return
-            time.sleep(1)
-        raise StackError(f"stack not healthy after {timeout:.0f}s:\n{self.describe()}\n{self._unhealthy_logs()}")
-
-    def prometheus_intervals(self) -> tuple[str, str] | None:
-        """(scrape_interval, evaluation_interval) of the running Prometheus, or None if it is down."""
-        try:
-            resp = httpx.get(f"{self.endpoints.prometheus}/api/v1/status/config", timeout=3)
-            import yaml
-
-            glob = yaml.safe_load(resp.json()["data"]["yaml"]).get("global", {})
-            return glob.get("scrape_interval", ""), glob.get("evaluation_interval", "")
-        except (httpx.HTTPError, KeyError, ValueError):
-            return None

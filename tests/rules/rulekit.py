@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 import yaml
 
 from alertdrill.alerting.promtools import Tool
-from alertdrill.alerting.timescale import parse_duration
+from alertdrill.alerting.durations import parse_ms as parse_duration
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

@@ -7,7 +7,7 @@ import pytest
 
 import rulekit
 from alertdrill.runbook.parse import parse_runbook
-from alertdrill.alerting.timescale import parse_duration
+from alertdrill.alerting.durations import parse_ms as parse_duration
 
 EXPECTED_ALERTS = list(rulekit.load_yaml(rulekit.EXPECTED)["alerts"])
 

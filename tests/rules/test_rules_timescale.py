@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 import rulekit
-from alertdrill.alerting import timescale as ts
+from alertdrill.alerting import drillconfig, durations, timescale as ts
 
 FACTORS = (10, ts.DEFAULT_FACTOR)  # 10 and the drill default (30)
 
@@ -14,14 +14,14 @@ FACTORS = (10, ts.DEFAULT_FACTOR)  # 10 and the drill default (30)
 @pytest.mark.parametrize("text,ms", [("5m", 300_000), ("1h30m", 5_400_000), ("2500ms", 2500), ("1d", 86_400_000),
                                      ("1w", 604_800_000), ("1y", 31_536_000_000), ("2m30s", 150_000), ("0s", 0)])
 def test_parse_and_format_duration(text, ms):
-    assert ts.parse_duration(text) == ms
-    assert ts.parse_duration(ts.format_duration(ms)) == ms
+    assert durations.parse_ms(text) == ms
+    assert durations.parse_ms(durations.format_ms(ms)) == ms
 
 
 @pytest.mark.parametrize("bad", ["", "5", "m5", "5mm", "1.5m", "5m1h", "-5m", "5 m"])
 def test_parse_duration_rejects(bad):
     with pytest.raises(ValueError):
-        ts.parse_duration(bad)
+        durations.parse_ms(bad)
 
 
 @pytest.mark.parametrize("text,factor,out", [("5m", 30, "10s"), ("1m", 75, "800ms"), ("30s", 12, "2s500ms"),
@@ -43,7 +43,7 @@ def test_render_rules_scales_windows_and_for_only(rules):
     assert set(prod) == set(drill)
     for name, rule in prod.items():
         d = drill[name]
-        assert ts.parse_duration(d["for"]) * 30 == ts.parse_duration(rule["for"])
+        assert durations.parse_ms(d["for"]) * 30 == durations.parse_ms(rule["for"])
         assert d["expr"] == rule["expr"].replace("[5m]", "[10s]")
         assert d["labels"] == rule["labels"] and d["annotations"] == rule["annotations"]
 
@@ -84,18 +84,18 @@ def test_validate_factor_limits():
 
 
 def test_render_drill_config_and_cli(tmp_path, promtool, amtool, capsys):
-    cfg = ts.render_drill_config(30, tmp_path / "d")
+    cfg = drillconfig.render_drill_config(30, tmp_path / "d")
     assert (tmp_path / "d/rules/alerts.yml").is_file() and (tmp_path / "d/alertmanager.yml").is_file()
     assert (tmp_path / "d/alertmanager/alertmanager.yml").read_text() == (tmp_path / "d/alertmanager.yml").read_text()
-    assert cfg.alert_for_s["SignalIngestionStopped"] + cfg.alert_window_s["SignalIngestionStopped"] == 20
+    assert cfg.timings.for_s("SignalIngestionStopped") + cfg.timings.window_s("SignalIngestionStopped") == 20
     assert cfg.env["SCRAPE_INTERVAL"] == "1s" and cfg.env["RESEND_DELAY"] == "2s"
     assert promtool.run("check", "rules", tmp_path / "d/rules/alerts.yml").returncode == 0
     assert amtool.run("check-config", tmp_path / "d/alertmanager.yml").returncode == 0
-    assert ts.main(["render", "--factor", "12", "--out", str(tmp_path / "e")]) == 0
+    assert drillconfig.main(["render", "--factor", "12", "--out", str(tmp_path / "e")]) == 0
     assert "wrote" in capsys.readouterr().out
     assert "2s500ms" in (tmp_path / "e/alertmanager.yml").read_text()  # compound durations are valid
     assert amtool.run("check-config", tmp_path / "e/alertmanager.yml").returncode == 0
-    assert ts.main(["render", "--factor", "100", "--out", str(tmp_path / "f")]) == 2
+    assert drillconfig.main(["render", "--factor", "100", "--out", str(tmp_path / "f")]) == 2
     assert "largest valid factor is 75" in capsys.readouterr().err
     assert not (tmp_path / "f").exists(), "nothing is written for an invalid factor"
 
@@ -105,7 +105,7 @@ def test_scaled_unit_tests_pass_on_rendered_rules(tmp_path, promtool, unit_tests
     by the factor, pass against the rendered rules: compression changes nothing that fires or not."""
     def run(factor):
         d = tmp_path / f"x{factor}"
-        cfg = ts.render_drill_config(factor, d)
+        cfg = drillconfig.render_drill_config(factor, d)
         doc = yaml.safe_load(ts.scale_unit_tests(rulekit.UNIT_TESTS.read_text(), factor, [str(cfg.rules_files[0])]))
         return factor, doc, rulekit.run_unit_tests(promtool, doc, cfg.rules_files[0], d)
 

@@ -11,19 +11,22 @@ import pytest
 
 from alertdrill.target.clients import AlertmanagerClient, PrometheusClient, SinkClient
 from alertdrill.runbook.queries import metric_names, runbook_queries
+from alertdrill.wait import until
 
 pytestmark = pytest.mark.stack
 
 
 def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        ok, last = predicate()
-        if ok:
-            return last
-        time.sleep(0.5)
-    pytest.fail(f"{what} not reached within {timeout:.0f}s; last seen: {last}")
+    """predicate() -> (done, what it saw); the last sighting is returned, or shown on timeout."""
+    seen: dict = {}
+
+    def check() -> bool:
+        done, seen["last"] = predicate()
+        return done
+
+    until(check, timeout, on_timeout=lambda: pytest.fail(f"{what} not reached within {timeout:.0f}s; "
+                                                         f"last seen: {seen.get('last')}"))
+    return seen["last"]
 
 
 def test_all_services_healthy(stack):
@@ -38,7 +41,7 @@ def _exposes(text: str, name: str) -> bool:
 
 def test_every_metric_the_runbook_names_is_exposed(stack, drill_settings):
     """Backend metrics on the backend's /metrics (the generator's own on its /metrics)."""
-    names = set().union(*(metric_names(q) for q in runbook_queries(drill_settings.runbook.read_text())))
+    names = set().union(*(metric_names(q) for q in runbook_queries(drill_settings.runbook.path.read_text())))
     assert len(names) >= 8, f"the runbook's curl lines name too few metrics to check: {sorted(names)}"
     backend = httpx.get(f"{stack.endpoints.backend}/metrics", timeout=5).text
     generator = httpx.get(f"{stack.endpoints.generator}/metrics", timeout=5).text
@@ -95,8 +98,8 @@ def test_test_alert_reaches_the_receivers_the_routing_names(stack):
 
 
 def test_every_runbook_query_succeeds(stack, drill_settings):
-    queries = runbook_queries(drill_settings.runbook.read_text())
-    assert queries, f"no PromQL found in the curl lines of {drill_settings.runbook}"
+    queries = runbook_queries(drill_settings.runbook.path.read_text())
+    assert queries, f"no PromQL found in the curl lines of {drill_settings.runbook.path}"
     prom = PrometheusClient(stack.endpoints.prometheus)
     failed = {q: prom.query_raw(q) for q in queries}
     failed = {q: r for q, r in failed.items() if r.get("status") != "success"}
@@ -107,11 +110,9 @@ def test_every_runbook_query_succeeds(stack, drill_settings):
 _READ_ONLY = re.compile(r"^(docker exec (-it )?postgres psql |docker exec redis redis-cli |curl -s[g]? (?!.*-X ))")
 
 
-def runbook_read_commands(runbook: Path) -> list[str]:
-    from alertdrill.runbook.parse import parse_runbook
-
+def runbook_read_commands(runbook) -> list[str]:
     commands = []
-    for section in parse_runbook(runbook).sections:
+    for section in runbook.sections:
         for block in section.investigation_blocks:
             if block.is_shell:
                 commands += [c for c in block.commands() if _READ_ONLY.match(c) and "$" not in c]

@@ -3,17 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import httpx
+from alertdrill.target.clients.http import HttpApi
 
 
-class AlertmanagerClient:
-    def __init__(self, base_url: str, timeout: float = 5.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
-
-    def close(self) -> None:
-        self._http.close()
-
+class AlertmanagerClient(HttpApi):
     def alerts(self, *, active: bool = True, inhibited: bool = True, silenced: bool = True) -> list[dict]:
         params = {"active": str(active).lower(), "inhibited": str(inhibited).lower(), "silenced": str(silenced).lower()}
         resp = self._http.get("/api/v2/alerts", params=params)

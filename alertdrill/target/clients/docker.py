@@ -1,13 +1,16 @@
-"""Container state, logs and kills through the Docker SDK."""
+"""Containers through the Docker SDK: state, logs, kill, exec. Every call has a timeout (the SDK's
+HTTP timeout), so a hung daemon fails the drill instead of hanging it."""
 from __future__ import annotations
 
 import docker
-from docker.errors import NotFound
+from docker.errors import APIError, NotFound
+
+DOCKER_TIMEOUT_S = 60
 
 
 class DockerClient:
-    def __init__(self) -> None:
-        self._client = docker.from_env()
+    def __init__(self, timeout: float = DOCKER_TIMEOUT_S) -> None:
+        self._client = docker.from_env(timeout=int(timeout))
 
     def close(self) -> None:
         self._client.close()
@@ -18,22 +21,40 @@ class DockerClient:
             c = self._client.containers.get(name)
         except NotFound:
             return "missing"
-        state = c.attrs["State"]
-        health = state.get("Health", {}).get("Status")
-        return f"{state['Status']} ({health})" if health else state["Status"]
+        return _describe(c.attrs["State"])
 
     def states(self, names) -> dict[str, str]:
-        return {n: self.state(n) for n in names}
+        """The state of each named container, from one listing."""
+        found = {c.name: _describe(c.attrs["State"]) for c in self._client.containers.list(all=True)}
+        return {n: found.get(n, "missing") for n in names}
+
+    def running(self, name: str) -> bool:
+        """Running and, if it has a health check, healthy."""
+        state = self.state(name)
+        return state.startswith("running") and "starting" not in state and "unhealthy" not in state
 
     def kill(self, name: str, signal: str = "SIGKILL") -> None:
         self._client.containers.get(name).kill(signal=signal)
 
     def logs(self, name: str, since: float | None = None, tail: int | str = "all") -> str:
-        kwargs = {"tail": tail}
+        kwargs: dict = {"tail": tail}
         if since is not None:
             kwargs["since"] = int(since)
         return self._client.containers.get(name).logs(**kwargs).decode(errors="replace")
 
-    def exec(self, name: str, cmd: list[str] | str) -> tuple[int, str]:
-        code, out = self._client.containers.get(name).exec_run(cmd)
+    def exec(self, name: str, cmd: list[str] | str, *, environment: dict[str, str] | None = None) -> tuple[int, str]:
+        """Run cmd in the container and wait for it: (exit code, stdout and stderr)."""
+        code, out = self._client.containers.get(name).exec_run(cmd, environment=environment)
         return code, out.decode(errors="replace")
+
+    def exec_detached(self, name: str, cmd: list[str], *, environment: dict[str, str] | None = None) -> None:
+        """Start cmd in the container and return at once (a long-running job; stop it from inside)."""
+        self._client.containers.get(name).exec_run(cmd, detach=True, environment=environment)
+
+
+def _describe(state: dict) -> str:
+    health = (state.get("Health") or {}).get("Status")
+    return f"{state['Status']} ({health})" if health else state["Status"]
+
+
+__all__ = ["DockerClient", "APIError", "NotFound"]

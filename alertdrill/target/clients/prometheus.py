@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from alertdrill.target.clients.http import HttpApi
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -29,14 +31,7 @@ class PrometheusError(RuntimeError):
     pass
 
 
-class PrometheusClient:
-    def __init__(self, base_url: str, timeout: float = 5.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
-
-    def close(self) -> None:
-        self._http.close()
-
+class PrometheusClient(HttpApi):
     def _get(self, path: str, **params) -> dict:
         resp = self._http.get(path, params=params or None)
         body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
@@ -83,6 +78,12 @@ class PrometheusClient:
         """Alerting rules currently loaded (name, query, duration, labels)."""
         groups = self._get("/api/v1/rules", type="alert")["groups"]
         return [rule for g in groups for rule in g["rules"]]
+
+    def config(self) -> dict:
+        """The configuration the running Prometheus loaded (parsed YAML)."""
+        import yaml
+
+        return yaml.safe_load(self._get("/api/v1/status/config")["yaml"]) or {}
 
     def targets(self) -> list[dict]:
         return self._get("/api/v1/targets")["activeTargets"]

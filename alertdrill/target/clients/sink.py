@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
+from alertdrill.target.clients.http import HttpApi
 
 
 @dataclass(frozen=True)
@@ -18,14 +18,7 @@ class Notification:
         return f"{self.receiver}: {self.alertname} {self.status} at {self.received_at:.1f}"
 
 
-class SinkClient:
-    def __init__(self, base_url: str, timeout: float = 5.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
-
-    def close(self) -> None:
-        self._http.close()
-
+class SinkClient(HttpApi):
     def notifications(self, *, receiver: str | None = None, alertname: str | None = None,
                       status: str | None = None, since: float | None = None) -> list[Notification]:
         params = {k: v for k, v in

@@ -7,19 +7,14 @@ from __future__ import annotations
 
 import httpx
 
+from alertdrill.target.clients.http import HttpApi
+
 
 class ToxiproxyError(RuntimeError):
     pass
 
 
-class ToxiproxyClient:
-    def __init__(self, base_url: str, timeout: float = 5.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
-
-    def close(self) -> None:
-        self._http.close()
-
+class ToxiproxyClient(HttpApi):
     def _check(self, resp: httpx.Response, what: str) -> httpx.Response:
         if resp.status_code >= 300:
             raise ToxiproxyError(f"toxiproxy {what} -> {resp.status_code}: {resp.text.strip()}")

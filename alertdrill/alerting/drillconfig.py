@@ -1,0 +1,138 @@
+"""The drill copy of the alerting configuration: render the time-compressed rules, Alertmanager
+configuration and Prometheus settings into one directory, and say how the compose stack mounts them.
+
+    cfg = render_drill_config(30)           # .alertdrill/drill-x30/
+    cfg.env                                 # compose variables that mount the copies
+    cfg.timings                             # the timing model the drills use (alertdrill.alerting.timings)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alertdrill.alerting.timescale import (DEFAULT_FACTOR, DRILL_EVALUATION_INTERVAL, DRILL_SCRAPE_INTERVAL,
+                                           FactorError, as_factor, fmt_factor, render_alertmanager,
+                                           render_prometheus, render_rules, rule_files, validate_factor)
+from alertdrill.alerting.timings import Timings
+from alertdrill.project import ALERTMANAGER_FILE, PROMETHEUS_FILE, RULES_FILE, STATE_DIR
+
+__all__ = ["DrillConfig", "render_drill_config", "drill_dir", "main"]
+
+
+def drill_dir(factor: Any) -> Path:
+    return STATE_DIR / f"drill-x{fmt_factor(as_factor(factor))}"
+
+
+@dataclass
+class DrillConfig:
+    """What render_drill_config wrote, and the timing model of the drill it is for."""
+    timings: Timings
+    out_dir: Path
+    rules_files: list[Path]
+    alertmanager_file: Path
+    prometheus_file: Path | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for `docker compose -f docker-compose.test.yml up` so the stack runs the drill
+        copies: the rules and Alertmanager directories it mounts, and Prometheus' intervals."""
+        return {
+            "ALERTDRILL_RULES_DIR": str(self.out_dir.resolve() / "rules"),
+            "ALERTDRILL_ALERTMANAGER_DIR": str(self.out_dir.resolve() / "alertmanager"),
+            **self.timings.compose_env,
+        }
+
+    @property
+    def paths(self) -> list[Path]:
+        return [*self.rules_files, self.alertmanager_file, self.out_dir / "alertmanager" / "alertmanager.yml",
+                *([self.prometheus_file] if self.prometheus_file else [])]
+
+
+def render_drill_config(factor: Any = DEFAULT_FACTOR, out_dir: str | Path | None = None, *,
+                        rules_path: str | Path = RULES_FILE,
+                        am_path: str | Path = ALERTMANAGER_FILE,
+                        prom_path: str | Path | None = None,
+                        scrape_interval: str = DRILL_SCRAPE_INTERVAL,
+                        evaluation_interval: str = DRILL_EVALUATION_INTERVAL) -> DrillConfig:
+    """Validate factor, then write out_dir/rules/<each rule file> (rules_path: a file or a directory of
+    *.yml), out_dir/alertmanager.yml (and the same in out_dir/alertmanager/, the directory the compose
+    file mounts) and, when prom_path is given (or stack/prometheus/prometheus.yml exists),
+    out_dir/prometheus.yml at the drill scrape/evaluation interval. Nothing is written for an invalid
+    factor."""
+    f = as_factor(factor)
+    out = Path(out_dir) if out_dir is not None else drill_dir(f)
+    rules_path, am_path = Path(rules_path), Path(am_path)
+    texts = {p: p.read_text() for p in rule_files(rules_path)}
+    notes: list[str] = []
+    for text in texts.values():
+        notes += validate_factor(f, text, scrape_interval, evaluation_interval)
+    timings = Timings.from_files(f, rules_path, am_path, scrape_interval=scrape_interval,
+                                 evaluation_interval=evaluation_interval)
+    (out / "rules").mkdir(parents=True, exist_ok=True)
+    cfg = DrillConfig(timings=timings, out_dir=out, rules_files=[], alertmanager_file=out / "alertmanager.yml",
+                      prometheus_file=None, notes=notes)
+    for p, text in texts.items():
+        dest = out / "rules" / p.name
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            dest.write_text(render_rules(text, f, source=str(p)))
+        cfg.notes += [str(w.message) for w in caught]
+        cfg.rules_files.append(dest)
+    am_text = render_alertmanager(am_path.read_text(), f, source=str(am_path))
+    cfg.alertmanager_file.write_text(am_text)
+    # The compose file mounts a directory holding alertmanager.yml (ALERTDRILL_ALERTMANAGER_DIR):
+    # the same file again in out_dir/alertmanager/, so either layout can be mounted.
+    (out / "alertmanager").mkdir(exist_ok=True)
+    (out / "alertmanager" / "alertmanager.yml").write_text(am_text)
+    if prom_path is None and PROMETHEUS_FILE.exists():
+        prom_path = PROMETHEUS_FILE
+    if prom_path is not None:
+        cfg.prometheus_file = out / "prometheus.yml"
+        cfg.prometheus_file.write_text(render_prometheus(Path(prom_path).read_text(), scrape_interval,
+                                                         evaluation_interval, source=str(prom_path)))
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`alertdrill render --factor N --out DIR`: write the drill copies, print what was written."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "render":
+        argv = argv[1:]
+    ap = argparse.ArgumentParser(prog="alertdrill render",
+                                 description="Render time-compressed drill copies of the alert rules and "
+                                             "the Alertmanager configuration.")
+    ap.add_argument("--factor", default=str(DEFAULT_FACTOR),
+                    help=f"divide every duration by this (default {DEFAULT_FACTOR}; 1 = production)")
+    ap.add_argument("--out", required=True, help="output directory")
+    ap.add_argument("--rules", default=str(RULES_FILE), help="rule file or directory of rule files")
+    ap.add_argument("--alertmanager", default=str(ALERTMANAGER_FILE), help="alertmanager.yml")
+    ap.add_argument("--prometheus", default=None,
+                    help="prometheus.yml to copy at the drill intervals (default: stack/prometheus/prometheus.yml if present)")
+    ap.add_argument("--scrape-interval", default=DRILL_SCRAPE_INTERVAL)
+    ap.add_argument("--evaluation-interval", default=DRILL_EVALUATION_INTERVAL)
+    args = ap.parse_args(argv)
+    try:
+        cfg = render_drill_config(args.factor, args.out, rules_path=args.rules, am_path=args.alertmanager,
+                                  prom_path=args.prometheus, scrape_interval=args.scrape_interval,
+                                  evaluation_interval=args.evaluation_interval)
+    except FactorError as e:
+        print(f"alertdrill render: {e}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as e:
+        print(f"alertdrill render: {e}", file=sys.stderr)
+        return 1
+    t = cfg.timings
+    print(f"factor {fmt_factor(t.factor)} (scrape {args.scrape_interval}, evaluation {args.evaluation_interval}):")
+    for p in cfg.paths:
+        print(f"  wrote {p}")
+    for name in sorted(t.rules):
+        print(f"  {name:34s} {t.describe(name)}")
+    for note in cfg.notes:
+        print(f"  note: {note}")
+    print("  compose environment: " + " ".join(f"{k}={v}" for k, v in cfg.env.items()))
+    return 0

@@ -1,0 +1,173 @@
+"""The one timing model: the production durations of the rules and the Alertmanager timers, the drill
+factor, and every figure a drill derives from them (windows, floors, deadlines, holds).
+
+Everything is read from the production files, never from the running stack: the stack is what is under
+test, so a mutated rule or route cannot move its own deadline. Names carry their unit (`_s`, `_ms`).
+
+A new timing rule goes here, as a method of `Timings` that says in its docstring what it counts.
+
+    t = Timings.from_files(30)
+    t.window_s("HighAPILatency")        # 10.0 (5m / 30)
+    t.scale_expr("rate(x[5m])")         # "rate(x[10s])"
+    t.fire_floor_s("RedisDisconnected") # scrape + evaluation + for + group_wait, in drill seconds
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from alertdrill.alerting.durations import format_ms, parse_ms
+from alertdrill.alerting.timescale import (DRILL_EVALUATION_INTERVAL, DRILL_SCRAPE_INTERVAL, as_factor,
+                                           fmt_factor, range_windows, rule_files, scale_expr, scale_ms)
+from alertdrill.project import ALERTMANAGER_FILE, RULES_FILE
+
+# Alertmanager reaps an emptied aggregation group at its dispatcher maintenance, every 30 s (not a
+# configuration setting, so not compressed), plus a margin.
+AM_GROUP_REAP_S = 31.0
+# Prometheus resends firing alerts every --rules.alert.resend-delay (1m in production).
+PRODUCTION_RESEND_DELAY_MS = 60_000
+
+
+@dataclass(frozen=True)
+class RuleTiming:
+    """One alerting rule's production durations."""
+
+    alert: str
+    expr: str
+    for_ms: int
+    windows_ms: tuple[int, ...]  # range-selector windows of the expression
+
+
+@dataclass(frozen=True)
+class Timings:
+    factor: Fraction
+    scrape_ms: int  # the drill stack's scrape and evaluation intervals (not divided: set outright)
+    evaluation_ms: int
+    rules: Mapping[str, RuleTiming]
+    root_route_ms: Mapping[str, int]  # production group_wait, group_interval, repeat_interval
+
+    @classmethod
+    def from_files(cls, factor: Any, rules_path: str | Path = RULES_FILE,
+                   alertmanager_path: str | Path = ALERTMANAGER_FILE, *,
+                   scrape_interval: str = DRILL_SCRAPE_INTERVAL,
+                   evaluation_interval: str = DRILL_EVALUATION_INTERVAL) -> "Timings":
+        rules: dict[str, RuleTiming] = {}
+        for path in rule_files(Path(rules_path)):
+            for group in (yaml.safe_load(path.read_text()) or {}).get("groups") or []:
+                for rule in group.get("rules") or []:
+                    if rule.get("alert"):
+                        expr = str(rule.get("expr", ""))
+                        rules[rule["alert"]] = RuleTiming(rule["alert"], expr, parse_ms(rule.get("for") or "0s"),
+                                                          tuple(range_windows(expr)))
+        route = (yaml.safe_load(Path(alertmanager_path).read_text()) or {}).get("route") or {}
+        # Alertmanager's own defaults where the root route leaves a timer out.
+        defaults = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
+        root = {k: parse_ms(route.get(k) or v) for k, v in defaults.items()}
+        return cls(as_factor(factor), parse_ms(scrape_interval), parse_ms(evaluation_interval), rules, root)
+
+    # -- scaling ----------------------------------------------------------------------------------
+    def drill_ms(self, production_ms: int) -> int:
+        """A production duration at the drill's speed (nearest ms, never 0 for a non-zero duration)."""
+        return scale_ms(production_ms, self.factor)
+
+    def drill_s(self, production_ms: int) -> float:
+        return self.drill_ms(production_ms) / 1000
+
+    def scale_expr(self, expr: str) -> str:
+        """A production PromQL expression with its windows, subqueries and offsets at the drill's speed,
+        by the same scaling the rendered rules get: watch queries and the runbook's investigation
+        queries are written for production and shown compressed."""
+        return scale_expr(expr, self.factor) if self.factor != 1 else expr
+
+    @property
+    def label(self) -> str:
+        return f"x{fmt_factor(self.factor)}"
+
+    # -- per alert ----------------------------------------------------------------------------------
+    def rule(self, alert: str) -> RuleTiming:
+        try:
+            return self.rules[alert]
+        except KeyError:
+            raise KeyError(f"no alerting rule named {alert} in the production rules; they define: "
+                           f"{', '.join(sorted(self.rules)) or 'none'}") from None
+
+    def for_s(self, alert: str) -> float:
+        return self.drill_s(self.rule(alert).for_ms)
+
+    def window_s(self, alert: str) -> float:
+        """The rule's longest range window at drill speed (0 for a rule without one)."""
+        return self.drill_s(max(self.rule(alert).windows_ms, default=0))
+
+    # -- the pipeline ---------------------------------------------------------------------------------
+    @property
+    def scrape_s(self) -> float:
+        return self.scrape_ms / 1000
+
+    @property
+    def evaluation_s(self) -> float:
+        return self.evaluation_ms / 1000
+
+    @property
+    def group_wait_s(self) -> float:
+        return self.drill_s(self.root_route_ms["group_wait"])
+
+    @property
+    def group_interval_s(self) -> float:
+        return self.drill_s(self.root_route_ms["group_interval"])
+
+    @property
+    def repeat_interval_s(self) -> float:
+        return self.drill_s(self.root_route_ms["repeat_interval"])
+
+    @property
+    def resend_delay_ms(self) -> int:
+        return max(self.drill_ms(PRODUCTION_RESEND_DELAY_MS), self.evaluation_ms)
+
+    def fire_floor_s(self, alert: str) -> float:
+        """Earliest notification after a fault: scrape + evaluation + `for` + group_wait."""
+        return self.scrape_s + self.evaluation_s + self.for_s(alert) + self.group_wait_s
+
+    @property
+    def resolve_floor_s(self) -> float:
+        """Earliest resolved notice after the cause is gone: scrape + evaluation + group_interval."""
+        return self.scrape_s + self.evaluation_s + self.group_interval_s
+
+    def fire_deadline_s(self, alert: str) -> float:
+        """How long a drill waits for the alert to fire and reach its receivers: three floors (a late
+        scrape, an evaluation straddling the threshold) plus the window filling up, plus 20 s."""
+        return 3 * self.fire_floor_s(alert) + self.window_s(alert) + 20
+
+    def resolve_deadline_s(self, alert: str) -> float:
+        """How long a drill waits for the alert to resolve and the resolved notices to arrive: three
+        floors plus the window draining, plus 30 s (a restart inside the remediation)."""
+        return 3 * self.resolve_floor_s + self.window_s(alert) + 30
+
+    @property
+    def steady_hold_s(self) -> float:
+        """Steady state must hold this long: a rule reloaded a moment ago, or a window still holding the
+        last fault's samples, shows at its next evaluation, so two evaluations plus a second."""
+        return 2 * self.evaluation_s + 1
+
+    @property
+    def reload_settle_s(self) -> float:
+        """After a configuration reload: three evaluations, so the restored rules have been evaluated."""
+        return 3 * self.evaluation_s
+
+    def describe(self, alert: str) -> str:
+        return (f"for {self.for_s(alert):g}s, window {self.window_s(alert):g}s, "
+                f"fire floor {self.fire_floor_s(alert):g}s, deadline {self.fire_deadline_s(alert):g}s")
+
+    @property
+    def compose_env(self) -> dict[str, str]:
+        """Prometheus' intervals for `docker compose up` (the rendered rules and routing are mounted
+        separately: see DrillConfig.env)."""
+        return {
+            "SCRAPE_INTERVAL": format_ms(self.scrape_ms),
+            "SCRAPE_TIMEOUT": format_ms(self.scrape_ms),
+            "EVAL_INTERVAL": format_ms(self.evaluation_ms),
+            "RESEND_DELAY": format_ms(self.resend_delay_ms),
+        }

@@ -1,0 +1,65 @@
+"""What every drill of a run shares: the target stack and its clients, the timing model, the parsed
+runbook, where timelines go and how progress is reported. Faults, guards, remediations and checks get
+it at call time."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from alertdrill.alerting.timings import Timings
+from alertdrill.runbook.parse import Runbook
+from alertdrill.target.clients import AlertmanagerClient, PrometheusClient, SinkClient, ToxiproxyClient
+from alertdrill.target.settings import Endpoints
+from alertdrill.target.stack import Stack
+
+Reporter = Callable[[str], None]
+
+
+@dataclass
+class Timeouts:
+    """Overrides of the timing model's deadlines (None: from the model)."""
+    steady: float = 180.0
+    fire: float | None = None
+    resolve: float | None = None
+
+
+@dataclass
+class DrillContext:
+    stack: Stack
+    timings: Timings
+    runbook: Runbook
+    artifacts: Path
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    reporter: Reporter = print
+    endpoints: Endpoints = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.endpoints = self.stack.endpoints
+        self.prometheus = PrometheusClient(self.endpoints.prometheus)
+        self.alertmanager = AlertmanagerClient(self.endpoints.alertmanager)
+        self.sink = SinkClient(self.endpoints.sink)
+        self.toxiproxy = ToxiproxyClient(self.endpoints.toxiproxy)
+        self.timelines: list = []  # every drill's Timeline, for the summary
+        self.handlers: list = []  # DrillEventHandler instances (alertdrill.engine.events)
+
+    @property
+    def docker(self):
+        return self.stack.docker
+
+    def with_runbook(self, runbook: Runbook) -> "DrillContext":
+        """The same context reading another runbook (a drill against a deliberately broken one)."""
+        other = copy.copy(self)
+        other.runbook = runbook
+        return other
+
+    def fire_deadline_s(self, alert: str) -> float:
+        return self.timeouts.fire or self.timings.fire_deadline_s(alert)
+
+    def resolve_deadline_s(self, alert: str) -> float:
+        return self.timeouts.resolve or self.timings.resolve_deadline_s(alert)
+
+    def close(self) -> None:
+        for client in (self.prometheus, self.alertmanager, self.sink, self.toxiproxy):
+            client.close()

@@ -1,0 +1,132 @@
+"""Read-only observation of the monitoring during a drill: the expected alert's states in Prometheus,
+the watched value, other alerts, the notifications each receiver got, the containers, and what stands
+between the stack and steady state. Nothing here changes anything or waits; the drill's phases
+(alertdrill.engine.drill) decide what the observations mean.
+
+A new check of what Prometheus, Alertmanager or the sink shows goes here.
+"""
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from alertdrill.alerting.timings import AM_GROUP_REAP_S
+from alertdrill.engine.context import DrillContext
+from alertdrill.engine.expectation import AlertExpectation
+from alertdrill.errors import AlertNotFired
+from alertdrill.target.clients.prometheus import AlertState, PrometheusError
+from alertdrill.target.clients.sink import Notification
+from alertdrill.target.settings import SERVICES
+
+MONITORING_ERRORS = (PrometheusError, httpx.HTTPError)
+
+
+class Observer:
+    def __init__(self, ctx: DrillContext, expect: AlertExpectation, started: float) -> None:
+        self.ctx, self.expect, self.started = ctx, expect, started
+        self.watch = ctx.timings.scale_expr(expect.watch) if expect.watch else ""
+
+    # -- the expected alert --------------------------------------------------------------------------
+    def loaded_rule(self) -> dict:
+        """The alerting rule as Prometheus loaded it; AlertNotFired if there is none by that name."""
+        rules = self.ctx.prometheus.rules()
+        found = [r for r in rules if r["name"] == self.expect.alertname]
+        if not found:
+            raise AlertNotFired(
+                f"Prometheus has no alerting rule named {self.expect.alertname}",
+                expected=f"a loaded rule {self.expect.alertname}",
+                seen=f"loaded alerting rules: {', '.join(sorted({r['name'] for r in rules})) or 'none'}",
+                hint="was the alert renamed or its rules file not loaded? "
+                     f"See {self.ctx.endpoints.prometheus}/rules")
+        return found[0]
+
+    def alert_states(self) -> list[AlertState]:
+        """Prometheus' instances of the expected alert that this scenario is about."""
+        return [a for a in self.ctx.prometheus.alerts()
+                if a.name == self.expect.alertname and self.expect.instance(a.labels)]
+
+    def watched_value(self) -> float | None:
+        return self.ctx.prometheus.value(self.watch) if self.watch else None
+
+    def watched(self) -> str:
+        if not self.watch:
+            return ""
+        try:
+            value = self.watched_value()
+        except MONITORING_ERRORS as exc:
+            return f"{self.watch} -> error {exc}"
+        shown = "no data" if value is None else f"{value:.3g}"
+        return f"{self.watch} = {shown} (alert when {self.expect.threshold})"
+
+    def notifications(self, status: str | None, since: float) -> list[Notification]:
+        """Notifications of the expected alert's instance (with `status`, if given) received since `since`."""
+        return [n for n in self.ctx.sink.notifications(alertname=self.expect.alertname, status=status, since=since)
+                if self.expect.instance(n.labels)]
+
+    # -- other alerts --------------------------------------------------------------------------------
+    def unexpected_critical(self) -> list[AlertState]:
+        """Critical alerts firing that are neither the expected one nor a named side effect."""
+        allowed = set(self.expect.side_effects) | {self.expect.alertname}
+        return [a for a in self.ctx.prometheus.alerts()
+                if a.state == "firing" and a.labels.get("severity") == "critical" and a.name not in allowed]
+
+    # -- for failure messages ------------------------------------------------------------------------
+    def situation(self) -> str:
+        """Alert states, the watched value, containers and notifications, as a failure shows them."""
+        lines = []
+        try:
+            alerts = self.ctx.prometheus.alerts()
+            mine = [a for a in alerts if a.name == self.expect.alertname and self.expect.instance(a.labels)]
+            lines.append(f"{self.expect.alertname}: " + (", ".join(f"{a.state} {a.labels}" for a in mine)
+                                                          or "inactive"))
+            lines.append("other alerts: " + (", ".join(
+                f"{a.name} {a.state} severity={a.labels.get('severity')}" for a in alerts
+                if a.name != self.expect.alertname) or "none"))
+            if self.watch:
+                lines.append(self.watched())
+        except MONITORING_ERRORS as exc:
+            lines.append(f"Prometheus unreachable: {exc}")
+        lines.append("containers: " + ", ".join(f"{n}={s}" for n, s in self.ctx.docker.states(SERVICES).items()))
+        try:
+            notes = self.ctx.sink.notifications(since=self.started)
+            lines.append("notifications since the drill began: " + ("; ".join(n.describe() for n in notes) or "none"))
+        except httpx.HTTPError as exc:
+            lines.append(f"alert sink unreachable: {exc}")
+        return "\n".join(lines)
+
+    # -- steady state --------------------------------------------------------------------------------
+    def steady_problems(self) -> list[str]:
+        """What keeps the stack from steady state now ([] when steady)."""
+        problems = []
+        # Alertmanager reaps an emptied aggregation group only at its next maintenance (every 30 s);
+        # until then a new alert of the same name joins the old group and waits for group_interval
+        # instead of group_wait, which would distort this drill's time to fire.
+        try:
+            last = max((n.received_at for n in self.ctx.sink.notifications(alertname=self.expect.alertname)),
+                       default=None)
+        except httpx.HTTPError as exc:
+            last = None
+            problems.append(f"alert sink unreachable: {exc}")
+        if last is not None and time.time() - last < AM_GROUP_REAP_S:
+            problems.append(f"Alertmanager still holds {self.expect.alertname}'s group from a notice "
+                            f"{time.time() - last:.0f}s ago (groups are reaped {AM_GROUP_REAP_S:.0f}s after)")
+        bad = {n: s for n, s in self.ctx.docker.states(SERVICES).items() if s != "running (healthy)"}
+        if bad:
+            problems.append("containers not healthy: " + ", ".join(f"{n}={s}" for n, s in bad.items()))
+        try:
+            r = httpx.get(f"{self.ctx.endpoints.backend}/ready", timeout=3)
+            if r.status_code != 200:
+                problems.append(f"backend /ready -> {r.status_code} {r.text[:120]}")
+        except httpx.HTTPError as exc:
+            problems.append(f"backend /ready unreachable: {exc}")
+        try:
+            active = [f"{a.name} ({a.state})" for a in self.ctx.prometheus.alerts()]
+            if active:
+                problems.append("alerts active in Prometheus: " + ", ".join(active))
+            am_active = [a["labels"]["alertname"] for a in self.ctx.alertmanager.alerts()]
+            if am_active:
+                problems.append("alerts active in Alertmanager: " + ", ".join(am_active))
+        except MONITORING_ERRORS as exc:
+            problems.append(f"monitoring unreachable: {exc}")
+        return problems

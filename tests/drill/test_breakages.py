@@ -1,0 +1,103 @@
+"""Each drill goes red when its alerting is broken: the drills run against deliberately wrong rules,
+routing and runbooks, with their normal deadlines, and each must fail with the error and message that
+name the breakage. One row per breakage: (scenario, breakage, expected error, message)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import ModuleType
+
+import pytest
+
+from alertdrill.engine.breakage import Breakage, drop_between, in_rule, replace
+from alertdrill.errors import (AlertNotFired, AlertNotResolved, InvariantViolated, InvestigationFailed,
+                               NotificationMissing)
+
+from scenarios import (test_critical_api_latency, test_critical_error_rate, test_database_connection_pool_exhausted,
+                       test_ea_poll_errors, test_high_api_latency, test_high_approval_rejection_rate,
+                       test_high_error_rate, test_high_rate_limit_rejections, test_payment_webhook_failures,
+                       test_redis_disconnected, test_signal_ingestion_stopped)
+
+pytestmark = [pytest.mark.drill, pytest.mark.broken_alerting]
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    scenario: ModuleType
+    breakage: Breakage
+    error: type | tuple[type, ...]
+    message: str
+    options: dict = field(default_factory=dict)
+
+
+def _last_slack_route_to_pagerduty(text: str) -> str:
+    head, sep, tail = text.rpartition("  - receiver: slack-oncall-alerts\n")
+    if not sep:
+        raise ValueError("no catch-all slack-oncall-alerts route in the Alertmanager config")
+    return head + "  - receiver: pagerduty\n" + tail
+
+
+CASES = [
+    # RedisDisconnected: the rule, its route and its remediation.
+    Case("RedisDisconnected-renamed", test_redis_disconnected,
+         Breakage.rules(replace("alert: RedisDisconnected", "alert: RedisDown"), "the alert renamed"),
+         AlertNotFired, "no alerting rule named RedisDisconnected"),
+    Case("RedisDisconnected-unreachable-threshold", test_redis_disconnected,
+         Breakage.rules(in_rule("RedisDisconnected", "== 0", "< -1"), "redis_connected is never below -1"),
+         AlertNotFired, "RedisDisconnected did not fire within"),
+    Case("RedisDisconnected-wrong-receiver", test_redis_disconnected,
+         Breakage.routing(replace("- receiver: pagerduty\n", "- receiver: engineering-manager\n"),
+                          "critical alerts routed to the engineering manager instead of PagerDuty"),
+         NotificationMissing, "pagerduty got no notification"),
+    Case("RedisDisconnected-remediation-restarts-backend", test_redis_disconnected,
+         Breakage.runbook(replace("docker compose -f docker-compose.test.yml restart redis",
+                                  "docker compose -f docker-compose.test.yml restart backend", count=-1),
+                          "the runbook restarts the backend, which does not bring a dead Redis back"),
+         AlertNotResolved, "RedisDisconnected kept firing"),
+    # API health.
+    Case("HighAPILatency-threshold-moved", test_high_api_latency,
+         Breakage.rules(in_rule("HighAPILatency", ") > 1", ") > 30"), "1 s moved to 30 s"),
+         AlertNotFired, "HighAPILatency did not fire within"),
+    Case("CriticalAPILatency-inhibition-removed", test_critical_api_latency,
+         Breakage.routing(drop_between('- source_matchers:\n  - alertname="CriticalAPILatency"', "- source_matchers:"),
+                          "the warning twin is no longer silenced while CriticalAPILatency fires"),
+         (InvestigationFailed, InvariantViolated), "not inhibited|reached Slack"),
+    Case("HighErrorRate-warning-to-pagerduty", test_high_error_rate,
+         Breakage.routing(_last_slack_route_to_pagerduty, "the catch-all warning route pages instead"),
+         NotificationMissing, "slack-oncall-alerts got no notification"),
+    Case("CriticalErrorRate-demoted", test_critical_error_rate,
+         Breakage.rules(in_rule("CriticalErrorRate", "severity: critical", "severity: warning"), "nobody paged"),
+         AlertNotFired, "CriticalErrorRate fired with the wrong labels"),
+    Case("DatabaseConnectionPoolExhausted-remediation-kills-nothing", test_database_connection_pool_exhausted,
+         Breakage.runbook(replace("interval '30 seconds'", "interval '30 minutes'", count=-1),
+                          "the terminate step only targets queries older than 30 minutes"),
+         AlertNotResolved, "DatabaseConnectionPoolExhausted kept firing"),
+    # Business.
+    Case("SignalIngestionStopped-manager-route-dropped", test_signal_ingestion_stopped,
+         Breakage.routing(drop_between("  - receiver: engineering-manager\n", "  - receiver:"),
+                          "revenue-impacting pages no longer reach the engineering manager"),
+         NotificationMissing, "engineering-manager got no notification"),
+    Case("PaymentWebhookFailures-threshold-moved", test_payment_webhook_failures,
+         Breakage.rules(in_rule("PaymentWebhookFailures", "> 0.1", "> 100"), "replays must pass 100/s"),
+         AlertNotFired, "PaymentWebhookFailures did not fire within", {"fault": "replay"}),
+    Case("EAPollErrors-threshold-moved", test_ea_poll_errors,
+         Breakage.rules(in_rule("EAPollErrors", "> 0.5", "> 50"), "0.5 errors/s moved to 50"),
+         AlertNotFired, "EAPollErrors did not fire within"),
+    # A warning promoted to critical would page people at night for a signal-quality trend. (Not a
+    # mutation of its remediation: at x30 the rejection ratio over a 10 s window holds ~10 decisions, so
+    # the alert can go inactive by chance and hide a remediation that did nothing.)
+    Case("HighApprovalRejectionRate-severity-raised", test_high_approval_rejection_rate,
+         Breakage.rules(in_rule("HighApprovalRejectionRate", "severity: warning", "severity: critical"),
+                        "a quality trend would page"),
+         AlertNotFired, "HighApprovalRejectionRate fired with the wrong labels"),
+    Case("HighRateLimitRejections-route-dropped", test_high_rate_limit_rejections,
+         Breakage.rules(in_rule("HighRateLimitRejections", " by (route)", ""), "the alert no longer names the route"),
+         AlertNotFired, "HighRateLimitRejections did not fire within"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_broken_alerting_fails_the_drill(drill, drill_context, case: Case):
+    with case.breakage.applied(drill_context) as ctx:
+        with pytest.raises(case.error, match=case.message):
+            drill(case.scenario.run, case.scenario.EXPECTATION, ctx=ctx, **case.options)

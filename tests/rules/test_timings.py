@@ -1,0 +1,71 @@
+"""The timing model: one source for every window, floor and deadline, read from the production files;
+scenarios' watch queries written for production and scaled like the rules."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import pytest
+
+import scenarios
+from alertdrill.alerting.durations import format_ms, parse_ms, parse_s
+from alertdrill.alerting.timescale import range_windows
+from alertdrill.alerting.timings import Timings
+from alertdrill.wait import WaitTimeout, until
+
+SCENARIOS = [importlib.import_module(f"scenarios.{m.name}") for m in pkgutil.iter_modules(scenarios.__path__)
+             if m.name.startswith("test_")]
+
+
+def test_durations_one_parser_two_units():
+    assert parse_ms("1m30s") == 90_000 and parse_s("250ms") == 0.25 and format_ms(2500) == "2s500ms"
+
+
+@pytest.mark.parametrize("factor,window", [(30, 10.0), (60, 5.0), (1, 300.0)])
+def test_windows_and_floors_follow_the_factor(factor, window):
+    t = Timings.from_files(factor)
+    assert t.window_s("HighAPILatency") == window
+    assert t.for_s("HighAPILatency") == 300 / factor
+    assert t.fire_floor_s("RedisDisconnected") == t.scrape_s + t.evaluation_s + 60 / factor + 30 / factor
+    assert t.resolve_floor_s == t.scrape_s + t.evaluation_s + 300 / factor
+    assert t.fire_deadline_s("HighAPILatency") == 3 * t.fire_floor_s("HighAPILatency") + window + 20
+
+
+def test_unknown_alert_is_named():
+    with pytest.raises(KeyError, match="no alerting rule named Nope.*RedisDisconnected"):
+        Timings.from_files(30).rule("Nope")
+
+
+@pytest.mark.parametrize("module", SCENARIOS, ids=lambda m: m.EXPECTATION.alertname)
+def test_watch_queries_are_written_for_production_and_scaled_like_the_rules(module):
+    """Each scenario's watch uses the rule's own production windows; at x60 the drill shows 5 s ones."""
+    expect = module.EXPECTATION
+    t30, t60 = Timings.from_files(30), Timings.from_files(60)
+    rule_windows = set(t30.rule(expect.alertname).windows_ms)
+    assert set(range_windows(expect.watch)) <= rule_windows, (
+        f"{expect.alertname}: watch {expect.watch!r} uses windows {range_windows(expect.watch)} that its rule "
+        f"does not ({sorted(rule_windows)}): write it as in production")
+    scaled = range_windows(t60.scale_expr(expect.watch))
+    assert scaled == [t60.drill_ms(w) for w in range_windows(expect.watch)]
+    assert all(w == 5000 for w in scaled)
+
+
+def test_until_returns_the_value_and_reports_progress():
+    calls, progress = [], []
+    assert until(lambda: calls.append(1) or len(calls) >= 3 and "done", 5, poll=0.01, every=0,
+                 progress=progress.append) == "done"
+    assert len(calls) == 3 and len(progress) == 2
+
+
+def test_until_times_out_with_the_callers_error_or_the_last_retried_one():
+    with pytest.raises(WaitTimeout):
+        until(lambda: False, 0.05, poll=0.01)
+    with pytest.raises(LookupError, match="boom"):
+        until(lambda: False, 0.05, poll=0.01, on_timeout=lambda: (_ for _ in ()).throw(LookupError("boom")))
+
+    def not_yet():
+        raise ValueError("still not")
+
+    with pytest.raises(ValueError, match="still not"):
+        until(not_yet, 0.05, poll=0.01, retry_on=(ValueError,))
+    assert until(lambda: False, 0.02, poll=0.01, on_timeout=lambda: "gave up") == "gave up"
