@@ -33,6 +33,10 @@ class NotificationMissing(DrillError):
     """The alert fired but a receiver the routing names never got the notification."""
 
 
+class NotificationLate(NotificationMissing):
+    """A receiver's notice came, but later than the runbook's deadline for it."""
+
+
 class UnexpectedAlert(DrillError):
     """A critical alert the scenario did not name fired during the drill."""
 

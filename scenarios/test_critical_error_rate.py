@@ -13,10 +13,10 @@ import pytest
 
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.drill import Drill
-from alertdrill.engine.evidence import logs_show, wait_for
+from alertdrill.engine.evidence import inhibited, logs_show, wait_for
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import CutLink
-from alertdrill.engine.invariants import signals_stored_since, webhooks_exactly_once
+from alertdrill.engine.invariants import inhibited_never_notified, signals_stored_since, webhooks_exactly_once
 from alertdrill.engine.remediations import RunbookAction
 from alertdrill.load.traffic import CustomerTraffic
 
@@ -37,6 +37,8 @@ EXPECTATION = AlertExpectation(
         "CriticalAPILatency": "requests wait for a database connection until the pool times out",
         # Nothing can be stored while the link is down; the generator keeps its backlog and retries.
         "SignalIngestionStopped": "no signal can be stored while the database is unreachable",
+        # Its warning twin fires in Prometheus too; Alertmanager must hold it back (the inhibition).
+        "HighErrorRate": "more than 1 error/s is more than 0.1/s too; inhibited for the same endpoint",
     },
 )
 
@@ -51,10 +53,14 @@ def run(d: Drill, ctx: DrillContext) -> None:
         d.inject(CutLink("postgres"))
         cut = time.time()
         d.expect_firing()
+        d.investigate("HighErrorRate is inhibited for the endpoint",
+                      lambda: wait_for(lambda: inhibited(ctx, "CriticalErrorRate", {"endpoint": ENDPOINT}), 30))
         d.investigate("database errors in the backend log", lambda: wait_for(
             lambda: logs_show(ctx, "backend", cut - 5, "ERROR", "database"), 10))
         d.remediate(RunbookAction("CriticalErrorRate", "restore the link"))
         d.expect_resolved()
+        d.invariant("no separate warning reached Slack",
+                    lambda: inhibited_never_notified(ctx, "CriticalErrorRate", {"endpoint": ENDPOINT}, cut))
     finally:
         traffic.stop()
     d.stop_workload()

@@ -14,13 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from alertdrill.alerting.timescale import (DEFAULT_FACTOR, DRILL_EVALUATION_INTERVAL, DRILL_SCRAPE_INTERVAL,
                                            FactorError, as_factor, fmt_factor, render_alertmanager,
                                            render_prometheus, render_rules, rule_files, validate_factor)
 from alertdrill.alerting.timings import Timings
 from alertdrill.project import ALERTMANAGER_FILE, PROMETHEUS_FILE, RULES_FILE, STATE_DIR
 
-__all__ = ["DrillConfig", "render_drill_config", "drill_dir", "main"]
+__all__ = ["DrillConfig", "render_drill_config", "drill_dir", "main", "RUN_LABEL", "group_by_run"]
+
+# The label Prometheus puts on every alert of one drill run (alertdrill.engine.monitoring).
+RUN_LABEL = "alertdrill_run"
 
 
 def drill_dir(factor: Any) -> Path:
@@ -53,6 +58,24 @@ class DrillConfig:
                 *([self.prometheus_file] if self.prometheus_file else [])]
 
 
+def group_by_run(alertmanager_text: str) -> str:
+    """The drill copy of the routing also groups by the drill's run label, on every route that sets
+    group_by (a route without one inherits its parent's): each drill's alert opens its own group."""
+    data = yaml.safe_load(alertmanager_text)
+
+    def walk(route: dict) -> None:
+        group_by = route.get("group_by")
+        if group_by and "..." not in group_by and RUN_LABEL not in group_by:
+            route["group_by"] = [*group_by, RUN_LABEL]
+        for child in route.get("routes") or []:
+            walk(child)
+
+    walk(data["route"])
+    header = "".join(line + "\n" for line in alertmanager_text.splitlines() if line.startswith("#"))
+    return header + f"# Grouped by {RUN_LABEL} too: each drill's alert opens its own group.\n" + yaml.safe_dump(
+        data, sort_keys=False, width=10_000, allow_unicode=True, default_flow_style=False)
+
+
 def render_drill_config(factor: Any = DEFAULT_FACTOR, out_dir: str | Path | None = None, *,
                         rules_path: str | Path = RULES_FILE,
                         am_path: str | Path = ALERTMANAGER_FILE,
@@ -83,7 +106,7 @@ def render_drill_config(factor: Any = DEFAULT_FACTOR, out_dir: str | Path | None
             dest.write_text(render_rules(text, f, source=str(p)))
         cfg.notes += [str(w.message) for w in caught]
         cfg.rules_files.append(dest)
-    am_text = render_alertmanager(am_path.read_text(), f, source=str(am_path))
+    am_text = group_by_run(render_alertmanager(am_path.read_text(), f, source=str(am_path)))
     cfg.alertmanager_file.write_text(am_text)
     # The compose file mounts a directory holding alertmanager.yml (ALERTDRILL_ALERTMANAGER_DIR):
     # the same file again in out_dir/alertmanager/, so either layout can be mounted.

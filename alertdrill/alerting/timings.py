@@ -25,9 +25,6 @@ from alertdrill.alerting.timescale import (DRILL_EVALUATION_INTERVAL, DRILL_SCRA
                                            fmt_factor, range_windows, rule_files, scale_expr, scale_ms)
 from alertdrill.project import ALERTMANAGER_FILE, RULES_FILE
 
-# Alertmanager reaps an emptied aggregation group at its dispatcher maintenance, every 30 s (not a
-# configuration setting, so not compressed), plus a margin.
-AM_GROUP_REAP_S = 31.0
 # Prometheus resends firing alerts every --rules.alert.resend-delay (1m in production).
 PRODUCTION_RESEND_DELAY_MS = 60_000
 
@@ -145,6 +142,26 @@ class Timings:
         """How long a drill waits for the alert to resolve and the resolved notices to arrive: three
         floors plus the window draining, plus 30 s (a restart inside the remediation)."""
         return 3 * self.resolve_floor_s + self.window_s(alert) + 30
+
+    @property
+    def deadline_margin_s(self) -> float:
+        """What the drill allows beyond the runbook's promise: two evaluation intervals (a `for` that
+        straddles evaluations, the alert sent at the evaluation after it fires) and 2 s for the
+        drill's own polling and the webhook."""
+        return 2 * self.evaluation_s + 2
+
+    def notify_deadline_s(self, for_ms: int, group_wait_ms: int) -> float:
+        """The runbook's promise for a receiver's first notice, at drill speed: after the condition
+        starts to hold, `for` + scrape + evaluation + group_wait, plus the margin. The durations come
+        from the runbook (production), not from the configuration under test."""
+        return (self.drill_s(for_ms) + self.scrape_s + self.evaluation_s + self.drill_s(group_wait_ms)
+                + self.deadline_margin_s)
+
+    def resolved_hold_s(self, for_ms: int) -> float:
+        """After the alert resolves it must stay resolved this long to count as recovered: one `for`
+        at drill speed (long enough to fire again if the cause were still there) and at least two
+        evaluations."""
+        return max(self.drill_s(for_ms), 2 * self.evaluation_s) + self.evaluation_s
 
     @property
     def steady_hold_s(self) -> float:

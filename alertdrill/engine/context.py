@@ -1,5 +1,5 @@
 """What every drill of a run shares: the target stack and its clients, the timing model, the parsed
-runbook, where timelines go and how progress is reported. Faults, guards, remediations and checks get
+runbook and its promises, where timelines go and how progress is reported. Faults, guards, remediations and checks get
 it at call time."""
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Callable
 
 from alertdrill.alerting.timings import Timings
 from alertdrill.runbook.parse import Runbook
+from alertdrill.runbook.promises import parse_promises
 from alertdrill.target.clients import AlertmanagerClient, PrometheusClient, SinkClient, ToxiproxyClient
 from alertdrill.target.settings import Endpoints
 from alertdrill.target.stack import Stack
@@ -36,6 +37,7 @@ class DrillContext:
     endpoints: Endpoints = field(init=False)
 
     def __post_init__(self) -> None:
+        self.promises = parse_promises(self.runbook)
         self.endpoints = self.stack.endpoints
         self.prometheus = PrometheusClient(self.endpoints.prometheus)
         self.alertmanager = AlertmanagerClient(self.endpoints.alertmanager)
@@ -52,6 +54,7 @@ class DrillContext:
         """The same context reading another runbook (a drill against a deliberately broken one)."""
         other = copy.copy(self)
         other.runbook = runbook
+        other.promises = parse_promises(runbook)
         return other
 
     def fire_deadline_s(self, alert: str) -> float:

@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from alertdrill.engine.context import DrillContext
+from alertdrill.engine.deadlines import PromiseClock
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import Fault
 from alertdrill.engine.guards import Guard
+from alertdrill.engine.monitoring import label_alerts
 from alertdrill.engine.observe import Observer
 from alertdrill.engine.remediations import Remediation
 from alertdrill.engine.timeline import Phase, Timeline
-from alertdrill.errors import (AlertNotFired, AlertNotResolved, DrillError, NotificationMissing, SteadyStateError,
-                               UnexpectedAlert)
+from alertdrill.errors import (AlertNotFired, AlertNotResolved, DrillError, NotificationLate, NotificationMissing,
+                               SteadyStateError, UnexpectedAlert)
 from alertdrill.target.clients.prometheus import AlertState
 from alertdrill.wait import until
 
@@ -46,6 +48,11 @@ class Drill:
         self.loads: list = []  # LocustLoad runs, stopped when the drill ends
 
     @property
+    def run_id(self) -> str:
+        """This drill run's label on its alerts (alertdrill.engine.monitoring)."""
+        return f"{self.timeline.file_stem}-{self.started:.0f}"
+
+    @property
     def workdir(self) -> Path:
         """A folder of this drill's own (credentials files, logs), kept beside its timeline."""
         path = self.ctx.artifacts / "work" / self.timeline.file_stem
@@ -57,6 +64,7 @@ class Drill:
         t, name = self.ctx.timings, self.expect.alertname
         self.report(f"drill {self.timeline.scenario}: expecting {name} ({self.expect.severity}) -> "
                     f"{', '.join(sorted(self.expect.receivers))}; {t.label}: {t.describe(name)}")
+        label_alerts(self.ctx, self.run_id)
         self._emit("drill_started")
         return self
 
@@ -65,6 +73,12 @@ class Drill:
             "aborted" if exc_type is KeyboardInterrupt else "failed")
         try:
             self.heal_all()
+            if exc_type is None:
+                self._no_unexpected_alert_since_the_fault()
+                self.steady_state()  # every drill ends with the stack steady again
+        except BaseException:
+            self.timeline.outcome = "failed"
+            raise
         finally:
             path = self.timeline.write(self.ctx.artifacts)
             self.ctx.timelines.append(self.timeline)
@@ -106,17 +120,19 @@ class Drill:
         """A timeline event, told to the handlers."""
         self._emit("marked", self.timeline.mark(name, detail, at))
 
-    def _sample(self) -> None:
-        """The watched value now, kept on the timeline (the report's chart) and told to the handlers."""
-        if not self.obs.watch:
-            return
-        try:
-            value = self.obs.watched_value()
-        except Exception:  # a gap in the chart, not a failure: the phases judge the alert, not the sample
-            value = None
+    def _sample(self) -> tuple[float, float | None, bool]:
+        """The watched value now, kept on the timeline (the report's chart) and told to the handlers:
+        (time, value or None, whether Prometheus answered)."""
         now = time.time()
+        if not self.obs.watch:
+            return now, None, False
+        try:
+            value, ok = self.obs.watched_value(), True
+        except Exception:  # a gap in the chart, not a failure: the phases judge the alert, not the sample
+            value, ok = None, False
         self.timeline.samples.append([round(now, 3), value])
         self._emit("sampled", now, value)
+        return now, value, ok
 
     @contextmanager
     def phase(self, name: str) -> Iterator[Phase]:
@@ -215,20 +231,25 @@ class Drill:
     # -- the alert --------------------------------------------------------------------------------------
     def expect_firing(self) -> float:
         """Wait until the alert fires with the expected labels and every expected receiver has the
-        firing notification; fail early if a critical alert that nobody expected fires."""
+        firing notification, each within the runbook's deadline after the alert's condition started to
+        hold; fail early if an alert that nobody expected fires."""
         t, name = self.ctx.timings, self.expect.alertname
         self.obs.loaded_rule()
         self.timeline.fire_floor, self.timeline.resolve_floor = t.fire_floor_s(name), t.resolve_floor_s
-        timeout = self.ctx.fire_deadline_s(name)
+        clock = PromiseClock.for_alert(self.ctx.promises, t, name, self.expect.receivers)
+        self.timeline.deadlines = dict(clock.deadlines_s)
+        timeout = self.ctx.fire_deadline_s(name)  # for the fault to cause the symptom at all
         injected = self.timeline.last("injected")
         since = injected.at if injected else self.started
-        seen: dict = {"state": "inactive", "got": set()}
+        seen: dict = {"state": "inactive", "got": {}}
 
         def fired() -> bool:
-            self._sample()
+            now, value, answered = self._sample()
             states = self.obs.alert_states()
             self._note_states(states)
             firing = [a for a in states if a.state == "firing"]
+            if answered:
+                clock.observe(now, value, firing=bool(firing))
             if firing and not any(self.expect.matches(a.labels) for a in firing):
                 raise AlertNotFired(
                     f"{name} fired with the wrong labels",
@@ -238,47 +259,88 @@ class Drill:
             self._check_unexpected()
             seen["got"] = self._notified("firing", since)
             seen["state"] = "firing" if firing else (states[0].state if states else "inactive")
-            return bool(firing) and seen["got"] >= self.expect.receivers
+            done = bool(firing) and set(seen["got"]) >= self.expect.receivers
+            if not done and clock.overdue(now):
+                self._fail_firing(clock.longest_s, seen["state"] == "firing", set(seen["got"]), clock)
+            return done
 
         with self.phase(f"{name} fires"):
             until(fired, timeout, poll=self.POLL, every=PROGRESS_EVERY_S,
-                  on_timeout=lambda: self._fail_firing(timeout, seen["state"] == "firing", seen["got"]),
+                  on_timeout=lambda: self._fail_firing(timeout, seen["state"] == "firing", set(seen["got"]), None),
                   progress=self._progress(lambda: f"{name} {seen['state']}; {self.obs.watched()}; notified: "
                                                   f"{', '.join(sorted(seen['got'])) or 'none'}"))
+            if clock.start is not None:
+                self.mark("condition", f"{self.obs.watch} {clock.promise.threshold} since", at=clock.start)
+            self._check_deadlines(clock, seen["got"])
         return time.time() - since
+
+    def _check_deadlines(self, clock: PromiseClock, notified_at: dict[str, float]) -> None:
+        late = clock.late(notified_at)
+        if late:
+            t = self.ctx.timings
+            raise NotificationLate(
+                f"{self.expect.alertname} reached " + ", ".join(f"{r} {s:.1f}s" for r, s in sorted(late.items()))
+                + " after its condition started to hold, later than the runbook promises",
+                expected="; ".join(f"{r} within {clock.explain(t, r, self.ctx.promises)}" for r in sorted(late)),
+                seen=self.obs.situation(),
+                hint="a timer on the route that delivers it (group_wait, a child route's override) or the rule's "
+                     "`for` is longer than the runbook says: compare the Alertmanager config and the rule with "
+                     "the runbook's alert index and notification timing tables")
 
     def _note_states(self, states: list[AlertState]) -> None:
         for a in states:
             if not self.timeline.first(a.state):
                 self.mark(a.state, f"value {a.value:.3g}")
 
-    def _notified(self, status: str, since: float) -> set[str]:
-        """Receivers that got a `status` notice of our alert since `since`, each marked on the timeline."""
-        got = set()
-        for n in self.obs.notifications(status, since):
-            got.add(n.receiver)
+    def _notified(self, status: str, since: float) -> dict[str, float]:
+        """Receivers that got a `status` notice of our alert since `since` -> when the first came; each
+        marked on the timeline."""
+        got: dict[str, float] = {}
+        for n in sorted(self.obs.notifications(status, since), key=lambda n: n.received_at):
+            got.setdefault(n.receiver, n.received_at)
             event = f"{'notified' if status == 'firing' else 'resolved-notified'}:{n.receiver}"
             if not any(e.name == event for e in self.timeline.events):
                 self.mark(event, at=n.received_at)
         return got
 
     def _check_unexpected(self) -> None:
-        allowed = sorted(self.expect.side_effects)
-        for a in self.obs.unexpected_critical():
-            raise UnexpectedAlert(
-                f"critical alert {a.name} fired during the {self.expect.alertname} drill",
-                expected=f"only {self.expect.alertname}" + (f" and the named side effects {allowed}" if allowed else ""),
-                seen=self.obs.situation(),
-                hint=f"if {a.name} is a real consequence of this fault, name it as a side effect in "
-                     f"the scenario with the reason; if it was renamed from {self.expect.alertname}, fix the rule's name")
+        for a in self.obs.unexpected_firing():
+            self._unexpected(a.name, a.labels.get("severity", ""), "fired")
 
-    def _fail_firing(self, timeout: float, firing: bool, got: set[str]) -> None:
+    def _unexpected(self, alert: str, severity: str, when: str) -> None:
+        allowed = sorted(self.expect.side_effects)
+        raise UnexpectedAlert(
+            f"{severity} alert {alert} {when} during the {self.expect.alertname} drill",
+            expected=f"only {self.expect.alertname}" + (f" and the named side effects {allowed}" if allowed else ""),
+            seen=self.obs.situation(),
+            hint=f"if {alert} is a real consequence of this fault, name it as a side effect in the scenario "
+                 f"with the reason; if it was renamed from {self.expect.alertname}, fix the rule's name")
+
+    def _no_unexpected_alert_since_the_fault(self) -> None:
+        """From the first injection to now, by Prometheus' own history: only the expected alert and the
+        named side effects fired, whatever their severity. Side effects that paged are recorded."""
+        first = next((e for e in self.timeline.events if e.name == "injected"), None)
+        if first is None:
+            return
+        for alert, severities in sorted(self.obs.fired_since(first.at).items()):
+            if alert != self.expect.alertname and alert not in self.expect.side_effects:
+                self._unexpected(alert, "/".join(sorted(severities)), "fired at some point")
+        paged = self.obs.side_effects_paged(first.at)
+        self.timeline.side_effects = {a: {"reason": self.expect.side_effects[a], "reached": sorted(r)}
+                                      for a, r in paged.items()}
+        for alert, receivers in sorted(paged.items()):
+            self.report(f"    side effect {alert} reached {', '.join(sorted(receivers))}: "
+                        f"{self.expect.side_effects[alert]}")
+
+    def _fail_firing(self, timeout: float, firing: bool, got: set[str], clock: PromiseClock | None) -> None:
         name = self.expect.alertname
+        after = ("of its condition holding (the runbook's deadline)" if clock is not None
+                 else "of the fault")
         if firing:
             missing = sorted(self.expect.receivers - got)
             labels = {"alertname": name, "severity": self.expect.severity, **self.expect.labels}
             raise NotificationMissing(
-                f"{name} fired but {', '.join(missing)} got no notification within {timeout:.0f}s",
+                f"{name} fired but {', '.join(missing)} got no notification within {timeout:.0f}s {after}",
                 expected=f"firing notifications to {sorted(self.expect.receivers)}",
                 seen=self.obs.situation(),
                 hint="check the Alertmanager routing: amtool config routes test --config.file="
@@ -287,7 +349,7 @@ class Drill:
         states = self.obs.alert_states()
         never = not self.timeline.first("pending")
         raise AlertNotFired(
-            f"{name} did not fire within {timeout:.0f}s of the fault",
+            f"{name} did not fire within {timeout:.0f}s {after}",
             expected=f"{name} firing with severity={self.expect.severity}",
             seen=self.obs.situation(),
             hint=("the rule's condition never became true: is the threshold reachable and the metric "
@@ -325,7 +387,7 @@ class Drill:
             seen["states"] = self.obs.alert_states()
             if not seen["states"] and not self.timeline.first("resolved"):
                 self.mark("resolved")
-            seen["got"] = self._notified("resolved", since)
+            seen["got"] = set(self._notified("resolved", since))
             return not seen["states"] and seen["got"] >= self.expect.receivers
 
         def fail() -> None:
@@ -347,8 +409,33 @@ class Drill:
         with self.phase(f"{name} resolves"):
             until(resolved, timeout, poll=self.POLL, on_timeout=fail, every=PROGRESS_EVERY_S,
                   progress=self._progress(status))
+        took = time.time() - since
+        self._stays_resolved()
         self._check_receivers_exact()
-        return time.time() - since
+        return took
+
+    def _stays_resolved(self) -> None:
+        """Resolved means recovered: the alert stays inactive (not even pending) for the hold period, one
+        `for` at drill speed, long enough to fire again if the cause were still there."""
+        name = self.expect.alertname
+        hold = self.ctx.timings.resolved_hold_s(self.ctx.promises.alert(name).for_ms)
+        resolved = self.timeline.first("resolved")
+
+        def still_inactive() -> bool:
+            self._sample()
+            states = self.obs.alert_states()
+            if states:
+                ago = time.time() - resolved.at if resolved else 0.0
+                raise AlertNotResolved(
+                    f"{name} came back ({states[0].state}) {ago:.1f}s after it resolved",
+                    expected=f"{name} inactive for {hold:g}s after resolving (one `for` at drill speed)",
+                    seen=self.obs.situation(),
+                    hint="the remediation did not remove the cause: the signal only dipped under the threshold")
+            return False  # the hold only ends with its time
+
+        with self.phase(f"{name} stays resolved ({hold:g}s)"):
+            until(still_inactive, hold, poll=self.POLL, on_timeout=lambda: None, every=PROGRESS_EVERY_S,
+                  progress=self._progress(lambda: f"holding; {self.obs.watched()}"))
 
     def _check_receivers_exact(self) -> None:
         """The alert reached exactly the expected receivers (no route to someone it should not page)."""

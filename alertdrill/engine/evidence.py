@@ -78,3 +78,21 @@ def sql_rows(dsn: str, sql: str, params: tuple = ()) -> list[tuple]:
 def wait_for(check: Callable[[], T], timeout: float, poll: float = 1.0) -> T:
     """Retry an evidence check until it holds (evidence builds up over time), then return its result."""
     return until(check, timeout, poll=poll, retry_on=(InvestigationFailed,))
+
+
+def inhibited(ctx: "DrillContext", source: str, labels: dict[str, str]) -> str:
+    """Every alert the runbook says `source` inhibits, for the same `equal` labels (taken from
+    `labels`), is active in Alertmanager and inhibited (the end-to-end proof of the inhibit rule)."""
+    shown = []
+    for inh in ctx.promises.alert(source).inhibits:
+        want = {k: labels[k] for k in inh.equal}
+        held = [a for a in ctx.alertmanager.alerts()
+                if a["labels"].get("alertname") == inh.target and all(a["labels"].get(k) == v for k, v in want.items())]
+        require_evidence(bool(held), f"{inh.target} {want} has not reached Alertmanager",
+                         expected=f"{inh.target} active and inhibited by {source}", seen="no such alert")
+        by = [a for a in held if a["status"].get("inhibitedBy")]
+        require_evidence(bool(by), f"{inh.target} {want} is active but not inhibited",
+                         expected=f"inhibitedBy {source} (the runbook's inhibition)",
+                         seen="; ".join(str(a["status"]) for a in held))
+        shown.append(f"{inh.target}{want} {by[0]['status']['state']}, inhibited by {len(by[0]['status']['inhibitedBy'])}")
+    return "; ".join(shown) or f"{source} inhibits nothing"

@@ -90,3 +90,20 @@ def acks_exactly_once(log: TrafficLog, device_id: str, dsn: str) -> str:
                                 expected="one ea_acks row per acknowledged signal",
                                 seen=f"{seen}; lost: {lost[:5]}; rows != 1: {twice}")
     return seen
+
+
+def inhibited_never_notified(ctx, source: str, labels: dict[str, str], since: float) -> str:
+    """No alert that `source` inhibits (per the runbook) reached any receiver for the same labels."""
+    shown = []
+    for inh in ctx.promises.alert(source).inhibits:
+        want = {k: labels[k] for k in inh.equal}
+        notes = [n for n in ctx.sink.notifications(alertname=inh.target, status="firing", since=since)
+                 if all(n.labels.get(k) == v for k, v in want.items())]
+        if notes:
+            raise InvariantViolated(f"{inh.target} reached a receiver although {source} should inhibit it",
+                                    expected=f"no {inh.target} {want} notification while {source} fired",
+                                    seen="; ".join(n.describe() for n in notes),
+                                    hint=f"check the inhibit_rules (source {source}, target {inh.target}, "
+                                         f"equal {list(inh.equal)})")
+        shown.append(f"no {inh.target}{want} notification")
+    return "; ".join(shown) or f"{source} inhibits nothing"

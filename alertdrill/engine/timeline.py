@@ -33,6 +33,8 @@ class Timeline:
     factor: float
     fire_floor: float | None = None  # scrape + evaluation + for + group_wait (drill timings)
     resolve_floor: float | None = None  # scrape + evaluation + group_interval
+    deadlines: dict[str, float] = field(default_factory=dict)  # receiver -> s after the condition holds
+    side_effects: dict[str, dict] = field(default_factory=dict)  # alert -> {reason, reached: receivers}
     events: list[Event] = field(default_factory=list)
     phases: list[Phase] = field(default_factory=list)
     outcome: str = "running"

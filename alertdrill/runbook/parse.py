@@ -106,6 +106,7 @@ class Runbook:
     sections: list[RunbookSection]
     anchors: list[str]  # every heading's anchor, in order (to check runbook_url links)
     duplicates: list[str] = field(default_factory=list)  # alerts named by more than one heading
+    text: str = ""  # the whole Markdown text
 
     def alert_names(self) -> list[str]:
         seen: list[str] = []
@@ -257,7 +258,7 @@ def parse_runbook_text(text: str, path: Path | None = None) -> Runbook:
         duplicates += [n for n in sec.alerts if n in named]
         named.update(sec.alerts)
         sections.append(sec)
-    return Runbook(path=path, sections=sections, anchors=anchors, duplicates=duplicates)
+    return Runbook(path=path, sections=sections, anchors=anchors, duplicates=duplicates, text=text)
 
 
 def parse_runbook(path: str | Path | None = None) -> Runbook:

@@ -10,7 +10,7 @@ import pytest
 
 from alertdrill.engine.breakage import Breakage, drop_between, in_rule, replace
 from alertdrill.errors import (AlertNotFired, AlertNotResolved, InvariantViolated, InvestigationFailed,
-                               NotificationMissing)
+                               NotificationLate, NotificationMissing, UnexpectedAlert)
 
 from scenarios import (test_critical_api_latency, test_critical_error_rate, test_database_connection_pool_exhausted,
                        test_ea_poll_errors, test_high_api_latency, test_high_approval_rejection_rate,
@@ -54,6 +54,16 @@ CASES = [
                                   "docker compose -f docker-compose.test.yml restart backend", count=-1),
                           "the runbook restarts the backend, which does not bring a dead Redis back"),
          AlertNotResolved, "RedisDisconnected kept firing"),
+    Case("RedisDisconnected-page-delayed-on-a-child-route", test_redis_disconnected,
+         Breakage.routing(replace("  - receiver: pagerduty\n", "  - receiver: pagerduty\n    group_wait: 15s\n"),
+                          "the PagerDuty route waits 15 s (7.5 minutes in production) before the first page"),
+         NotificationLate, "later than the runbook promises"),
+    Case("RedisDisconnected-second-rule-pages-too", test_redis_disconnected,
+         Breakage.rules(replace("  - alert: RedisDisconnected\n",
+                                "  - alert: RedisFlapping\n    expr: redis_connected == 0\n    for: 1s\n"
+                                "    labels:\n      severity: warning\n  - alert: RedisDisconnected\n"),
+                        "a new warning rule on the same symptom notifies on-call a second time"),
+         UnexpectedAlert, "warning alert RedisFlapping"),
     # API health.
     Case("HighAPILatency-threshold-moved", test_high_api_latency,
          Breakage.rules(in_rule("HighAPILatency", ") > 1", ") > 30"), "1 s moved to 30 s"),
@@ -62,6 +72,10 @@ CASES = [
          Breakage.routing(drop_between('- source_matchers:\n  - alertname="CriticalAPILatency"', "- source_matchers:"),
                           "the warning twin is no longer silenced while CriticalAPILatency fires"),
          (InvestigationFailed, InvariantViolated), "not inhibited|reached Slack"),
+    Case("CriticalErrorRate-inhibition-matches-nothing", test_critical_error_rate,
+         Breakage.routing(replace('alertname="HighErrorRate"', 'alertname="HighErrorRates"'),
+                          "the inhibit rule's target matcher names no alert: the warning twin is sent too"),
+         (InvestigationFailed, InvariantViolated), "not inhibited|reached a receiver"),
     Case("HighErrorRate-warning-to-pagerduty", test_high_error_rate,
          Breakage.routing(_last_slack_route_to_pagerduty, "the catch-all warning route pages instead"),
          NotificationMissing, "slack-oncall-alerts got no notification"),
@@ -90,6 +104,12 @@ CASES = [
          Breakage.rules(in_rule("HighApprovalRejectionRate", "severity: warning", "severity: critical"),
                         "a quality trend would page"),
          AlertNotFired, "HighApprovalRejectionRate fired with the wrong labels"),
+    # A remediation that exits 0 and changes nothing, on the noisiest signal of all (about ten decisions per
+    # window at x30): "resolved" must last a whole `for`, so a lucky dip under 70 % is not a recovery.
+    Case("HighApprovalRejectionRate-remediation-filters-nothing", test_high_approval_rejection_rate,
+         Breakage.runbook(replace("MIN_SIGNAL_QUALITY=0.5", "MIN_SIGNAL_QUALITY=0.0", count=-1),
+                          "the filter lets every low-quality signal through"),
+         AlertNotResolved, "HighApprovalRejectionRate (kept firing|came back)"),
     Case("HighRateLimitRejections-route-dropped", test_high_rate_limit_rejections,
          Breakage.rules(in_rule("HighRateLimitRejections", " by (route)", ""), "the alert no longer names the route"),
          AlertNotFired, "HighRateLimitRejections did not fire within"),

@@ -42,4 +42,4 @@ def unit_tests() -> dict:
 
 @pytest.fixture(scope="session")
 def expected() -> dict:
-    return rulekit.load_yaml(rulekit.EXPECTED)
+    return rulekit.load_expected()

@@ -5,7 +5,7 @@ import pytest
 
 import rulekit
 
-EXPECTED = rulekit.load_yaml(rulekit.EXPECTED)
+EXPECTED = rulekit.load_expected()
 
 
 @pytest.mark.parametrize("alert", list(EXPECTED["alerts"]))

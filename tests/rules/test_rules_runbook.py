@@ -9,7 +9,7 @@ import pytest
 import rulekit
 from alertdrill.runbook.parse import RunbookError, alert_names_in_heading, github_anchor, parse_runbook, parse_runbook_text
 
-EXPECTED_ALERTS = list(rulekit.load_yaml(rulekit.EXPECTED)["alerts"])
+EXPECTED_ALERTS = list(rulekit.load_expected()["alerts"])
 COMPOSE = "docker compose -f docker-compose.test.yml"
 
 

@@ -5,7 +5,7 @@ import pytest
 
 import rulekit
 
-ALERTS = list(rulekit.load_yaml(rulekit.EXPECTED)["alerts"])
+ALERTS = list(rulekit.load_expected()["alerts"])
 
 
 def test_promtool_unit_tests_pass(promtool):

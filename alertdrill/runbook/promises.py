@@ -1,0 +1,164 @@
+"""The runbook's promises, read from its tables: for each alert (the "Alert index") its severity,
+threshold, `for`, routing labels, receivers and the alert it inhibits; for each receiver (the
+"Notification timing" table) its Alertmanager timers; and the pipeline's scrape and evaluation
+intervals. The rules, the routing and the drills are all judged against these, so the runbook people
+read is the specification the suite checks.
+
+    promises = parse_promises(parse_runbook())
+    p = promises.alert("RedisDisconnected")
+    p.threshold.holds(0.0)                 # True: "== 0"
+    promises.timers["pagerduty"].group_wait_ms
+"""
+from __future__ import annotations
+
+import operator
+import re
+from dataclasses import dataclass, field
+
+from alertdrill.alerting.durations import parse_ms
+from alertdrill.runbook.parse import Runbook
+
+_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq,
+        "!=": operator.ne}
+_THRESHOLD_RE = re.compile(r"^(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)$")
+_LINK_RE = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_LABEL_RE = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
+
+
+class PromiseError(ValueError):
+    """The runbook's tables are missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    op: str
+    value: float
+
+    @classmethod
+    def parse(cls, text: str, where: str) -> "Threshold":
+        m = _THRESHOLD_RE.match(text.strip())
+        if not m:
+            raise PromiseError(f"{where}: threshold {text!r} is not a comparison like `> 1` or `== 0`")
+        return cls(m.group(1), float(m.group(2)))
+
+    def holds(self, value: float | None) -> bool:
+        return value is not None and _OPS[self.op](value, self.value)
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.value:g}"
+
+
+@dataclass(frozen=True)
+class Inhibition:
+    target: str  # the alert silenced
+    equal: tuple[str, ...]  # labels both must share
+
+
+@dataclass(frozen=True)
+class AlertPromise:
+    alert: str
+    severity: str
+    threshold: Threshold
+    for_ms: int
+    labels: dict[str, str]  # routing labels besides severity
+    receivers: tuple[str, ...]  # in routing order
+    inhibits: tuple[Inhibition, ...] = ()
+    response_time: str = ""  # from the severity table
+
+
+@dataclass(frozen=True)
+class RouteTimers:
+    group_wait_ms: int
+    group_interval_ms: int
+    repeat_interval_ms: int
+
+
+@dataclass(frozen=True)
+class Promises:
+    alerts: dict[str, AlertPromise]
+    timers: dict[str, RouteTimers]  # receiver -> timers
+    scrape_ms: int
+    evaluation_ms: int
+    source: str = ""
+    severities: dict[str, str] = field(default_factory=dict)  # severity -> response time
+
+    def alert(self, name: str) -> AlertPromise:
+        try:
+            return self.alerts[name]
+        except KeyError:
+            raise PromiseError(f"the runbook's alert index ({self.source}) has no row for {name}; it lists: "
+                               f"{', '.join(self.alerts)}") from None
+
+    def receiver_timers(self, receiver: str) -> RouteTimers:
+        try:
+            return self.timers[receiver]
+        except KeyError:
+            raise PromiseError(f"the runbook's notification timing table ({self.source}) has no row for "
+                               f"receiver {receiver}; it lists: {', '.join(self.timers)}") from None
+
+
+def tables(text: str) -> dict[str, list[dict[str, str]]]:
+    """Every Markdown table of `text`, keyed by the heading it sits under (rows as column -> cell, cells
+    without backticks or link syntax). A second table under one heading gets the key "<heading> 2"."""
+    out: dict[str, list[dict[str, str]]] = {}
+    heading, lines = "", text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+        if line.startswith("|") and i + 1 < len(lines) and re.match(r"^\|[\s\-:|]+\|$", lines[i + 1].strip()):
+            cols = [_cell(c).lower() for c in line.strip().strip("|").split("|")]
+            rows = []
+            i += 2
+            while i < len(lines) and lines[i].startswith("|"):
+                cells = [_cell(c) for c in lines[i].strip().strip("|").split("|")]
+                rows.append(dict(zip(cols, cells)))
+                i += 1
+            key = heading if heading not in out else f"{heading} {sum(k.startswith(heading) for k in out) + 1}"
+            out[key] = rows
+            continue
+        i += 1
+    return out
+
+
+def _cell(text: str) -> str:
+    return _LINK_RE.sub(r"\1", text).replace("`", "").replace("**", "").strip()
+
+
+def _need(found: dict, key: str, source: str, what: str) -> list[dict[str, str]]:
+    if key not in found:
+        raise PromiseError(f"the runbook {source} has no {what} table under a heading '{key}'")
+    return found[key]
+
+
+def _inhibitions(cell: str) -> tuple[Inhibition, ...]:
+    """"HighAPILatency of the same `route`" -> Inhibition("HighAPILatency", ("route",))."""
+    if not cell:
+        return ()
+    target = cell.split()[0]
+    equal = tuple(w.strip(",.") for w in cell.split()[1:] if w.strip(",.") not in {"of", "the", "same", "and"})
+    return (Inhibition(target, equal),)
+
+
+def parse_promises(runbook: Runbook) -> Promises:
+    source = str(runbook.path or "runbook")
+    found = tables(runbook.text)
+    severities = {r["severity"]: r.get("response time", "") for r in _need(found, "Severity levels", source,
+                                                                           "severity")}
+    alerts = {}
+    for row in _need(found, "Alert index", source, "alert index"):
+        name = row["alert"]
+        where = f"{source}, alert index, {name}"
+        alerts[name] = AlertPromise(
+            alert=name, severity=row["severity"], threshold=Threshold.parse(row["threshold"], where),
+            for_ms=parse_ms(row["for"]), labels=dict(_LABEL_RE.findall(row.get("routing labels", ""))),
+            receivers=tuple(r.strip() for r in row["receivers"].split(",") if r.strip()),
+            inhibits=_inhibitions(row.get("inhibits", "")), response_time=severities.get(row["severity"], ""))
+    timers = {r["receiver"]: RouteTimers(parse_ms(r["group_wait"]), parse_ms(r["group_interval"]),
+                                         parse_ms(r["repeat_interval"]))
+              for r in _need(found, "Notification timing", source, "notification timing")}
+    stages = {r["stage"]: parse_ms(r["interval"]) for r in _need(found, "Notification timing 2", source,
+                                                                   "pipeline (scrape, rule evaluation)")}
+    return Promises(alerts=alerts, timers=timers, scrape_ms=stages["scrape"],
+                    evaluation_ms=stages["rule evaluation"], source=source, severities=severities)
