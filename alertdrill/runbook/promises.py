@@ -59,6 +59,7 @@ class AlertPromise:
     alert: str
     severity: str
     threshold: Threshold
+    window_ms: int  # the range its rates and ratios are taken over (0: a plain gauge)
     for_ms: int
     labels: dict[str, str]  # routing labels besides severity
     receivers: tuple[str, ...]  # in routing order
@@ -81,6 +82,7 @@ class Promises:
     evaluation_ms: int
     source: str = ""
     severities: dict[str, str] = field(default_factory=dict)  # severity -> response time
+    group_by: tuple[str, ...] = ()  # the labels notices are grouped by
 
     def alert(self, name: str) -> AlertPromise:
         try:
@@ -152,13 +154,15 @@ def parse_promises(runbook: Runbook) -> Promises:
         where = f"{source}, alert index, {name}"
         alerts[name] = AlertPromise(
             alert=name, severity=row["severity"], threshold=Threshold.parse(row["threshold"], where),
-            for_ms=parse_ms(row["for"]), labels=dict(_LABEL_RE.findall(row.get("routing labels", ""))),
+            window_ms=parse_ms(row["window"]) if row.get("window") else 0, for_ms=parse_ms(row["for"]), labels=dict(_LABEL_RE.findall(row.get("routing labels", ""))),
             receivers=tuple(r.strip() for r in row["receivers"].split(",") if r.strip()),
             inhibits=_inhibitions(row.get("inhibits", "")), response_time=severities.get(row["severity"], ""))
     timers = {r["receiver"]: RouteTimers(parse_ms(r["group_wait"]), parse_ms(r["group_interval"]),
                                          parse_ms(r["repeat_interval"]))
               for r in _need(found, "Notification timing", source, "notification timing")}
-    stages = {r["stage"]: parse_ms(r["interval"]) for r in _need(found, "Notification timing 2", source,
+    grouping = {r["grouping"]: r["labels"] for r in _need(found, "Notification timing 2", source, "grouping")}
+    stages = {r["stage"]: parse_ms(r["interval"]) for r in _need(found, "Notification timing 3", source,
                                                                    "pipeline (scrape, rule evaluation)")}
     return Promises(alerts=alerts, timers=timers, scrape_ms=stages["scrape"],
-                    evaluation_ms=stages["rule evaluation"], source=source, severities=severities)
+                    evaluation_ms=stages["rule evaluation"], source=source, severities=severities,
+                    group_by=tuple(x.strip() for x in grouping.get("group by", "").split(",") if x.strip()))

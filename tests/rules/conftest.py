@@ -6,6 +6,7 @@ import pytest
 
 from alertdrill.alerting import promtools
 
+import boundaries
 import rulekit
 
 
@@ -37,7 +38,10 @@ def am() -> dict:
 
 @pytest.fixture(scope="session")
 def unit_tests() -> dict:
-    return rulekit.load_yaml(rulekit.UNIT_TESTS)
+    """alerts_test.yml plus the threshold boundary groups generated from the runbook's promises."""
+    doc = rulekit.load_yaml(rulekit.UNIT_TESTS)
+    doc["tests"] = doc["tests"] + boundaries.boundary_groups(rulekit.promises())
+    return doc
 
 
 @pytest.fixture(scope="session")

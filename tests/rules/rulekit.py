@@ -73,9 +73,23 @@ def unit_tests_for(tests: dict, alerts: Iterable[str] | None = None) -> dict:
     doc = copy.deepcopy(tests)
     if alerts is not None:
         wanted = set(alerts)
-        doc["tests"] = [g for g in doc["tests"]
-                        if any(t.get("alertname") in wanted for t in g.get("alert_rule_test") or [])]
+        doc["tests"] = [g for g in doc["tests"] if group_alerts(g) & wanted]
     return doc
+
+
+def group_alerts(group: dict) -> set[str]:
+    """The alerts a unit-test group checks: its alert_rule_test names and the alertname="..." its
+    promql_expr_test queries (of ALERTS) select."""
+    names = {t.get("alertname") for t in group.get("alert_rule_test") or []}
+    for t in group.get("promql_expr_test") or []:
+        names |= set(re.findall(r'alertname="(\w+)"', t.get("expr", "")))
+    return names - {None}
+
+
+def group_expects_firing(group: dict, alert: str) -> bool:
+    return (any(t.get("alertname") == alert and t.get("exp_alerts") for t in group.get("alert_rule_test") or [])
+            or any(f'alertname="{alert}"' in t.get("expr", "") and t.get("exp_samples")
+                   for t in group.get("promql_expr_test") or []))
 
 
 def run_unit_tests(promtool: Tool, tests: dict, rules_path: Path, workdir: Path, name: str = "test.yml"):
@@ -242,7 +256,59 @@ def _revenue_dropped(rule: dict) -> str | None:
     return "revenue_impact label removed"
 
 
+def _drift(fraction: float):
+    """The threshold moved by a small fraction (a realistic edit: 1 -> 1.05), where it is not 0."""
+    def change(rule: dict) -> str | None:
+        m = _CMP_RE.search(rule["expr"])
+        if not m or float(m.group(2)) == 0:
+            return None
+        new_s = f"{float(m.group(2)) * (1 + fraction):.6g}"
+        rule["expr"] = rule["expr"][:m.start(2)] + new_s + rule["expr"][m.end(2):]
+        return f"{m.group(1)} {m.group(2)} -> {m.group(1)} {new_s}"
+    return change
+
+
+def _for_by(minutes: int):
+    """`for` one evaluation (1m) longer or shorter (not below 1m: with 1m evaluations a shorter `for`
+    fires at the same evaluation, which no test can tell apart)."""
+    def change(rule: dict) -> str | None:
+        old = parse_duration(rule.get("for") or "0s")
+        new = old + minutes * 60_000
+        if new < 60_000:
+            return None
+        from alertdrill.alerting.durations import format_ms
+        rule["for"] = format_ms(new)
+        return f"for {format_ms(old)} -> {rule['for']}"
+    return change
+
+
+def _window_doubled(rule: dict) -> str | None:
+    if "[5m]" not in rule["expr"]:
+        return None
+    rule["expr"] = rule["expr"].replace("[5m]", "[10m]")
+    return "[5m] -> [10m]"
+
+
+def _grouping_label_dropped(rule: dict) -> str | None:
+    m = re.search(r"\bby\s*\(([^)]*)\)", rule["expr"])
+    labels = [x.strip() for x in m.group(1).split(",")] if m else []
+    kept = [x for x in labels if x != "le"]
+    if not kept:
+        return None
+    new = ", ".join(x for x in labels if x != kept[-1])
+    rule["expr"] = rule["expr"][:m.start(1)] + new + rule["expr"][m.end(1):]
+    return f"by ({m.group(1)}) -> by ({new})"
+
+
 RULE_MUTATIONS: dict[str, Callable[[dict], str | None]] = {
+    "threshold drift +5%": _drift(0.05),
+    "threshold drift -5%": _drift(-0.05),
+    "threshold drift +20%": _drift(0.20),
+    "threshold drift -20%": _drift(-0.20),
+    "for one evaluation longer": _for_by(1),
+    "for one evaluation shorter": _for_by(-1),
+    "window doubled": _window_doubled,
+    "grouping label dropped": _grouping_label_dropped,
     "threshold raised": _threshold(True),
     "threshold lowered": _threshold(False),
     "comparison flipped": _flip,
@@ -287,6 +353,21 @@ def routing_mutants(am: dict, expected: dict) -> list[Mutant]:
     for alert, spec in (expected.get("alerts") or {}).items():
         for r in spec.get("receivers") or []:
             out.append(Mutant("receiver dropped", alert, f"{alert} -/-> {r}", am=receiver_dropped(am, alert, r)))
+    for i, route in enumerate(am["route"].get("routes") or []):
+        doc = copy.deepcopy(am)
+        doc["route"]["routes"][i]["group_wait"] = "1m"
+        out.append(Mutant("timer changed", route["receiver"], f"group_wait 1m on the {route['receiver']} route",
+                          am=doc))
+        if route.get("matchers"):
+            doc = copy.deepcopy(am)
+            doc["route"]["routes"][i]["matchers"] = [m.replace('"critical"', '"warning"') if "severity" in m else m
+                                                     for m in route["matchers"]]
+            if doc["route"]["routes"][i]["matchers"] != route["matchers"]:
+                out.append(Mutant("matcher changed", route["receiver"], "severity=critical -> warning", am=doc))
+    for label in am["route"].get("group_by") or []:
+        doc = copy.deepcopy(am)
+        doc["route"]["group_by"] = [x for x in doc["route"]["group_by"] if x != label]
+        out.append(Mutant("group_by changed", label, f"group_by without {label}", am=doc))
     for i, rule in enumerate(am.get("inhibit_rules") or []):
         doc = copy.deepcopy(am)
         del doc["inhibit_rules"][i]
@@ -350,3 +431,63 @@ def grouping_labels(expr: str) -> set[str]:
     for m in re.finditer(r"\bby\s*\(([^)]*)\)", expr):
         found |= {x.strip() for x in m.group(1).split(",") if x.strip() and x.strip() != "le"}
     return found
+
+
+def routing_promise_violations(am: dict, rules: dict, promised) -> list[str]:
+    """Where the routing breaks the runbook's promises: receivers (in order), every delivering route's
+    timers, and the grouping labels. One line per violation, naming both sides."""
+    out = []
+    root_group_by = list(am["route"].get("group_by") or [])
+    if root_group_by != list(promised.group_by):
+        out.append(f"the runbook groups notices by {list(promised.group_by)}, the routing by {root_group_by}")
+    by_name = alert_rules(rules)
+    for alert, p in promised.alerts.items():
+        if alert not in by_name:
+            continue
+        routes = delivering_routes(am, rule_labels(by_name[alert]))
+        got = [r for r, _t in routes]
+        if got != list(p.receivers):
+            out.append(f"{alert}: the runbook promises {list(p.receivers)}, the routing delivers to {got}")
+        for receiver, timers in routes:
+            if receiver not in promised.timers:
+                continue
+            want = promised.timers[receiver]
+            for name, value in (("group_wait", want.group_wait_ms), ("group_interval", want.group_interval_ms),
+                                ("repeat_interval", want.repeat_interval_ms)):
+                if timers[name] != value:
+                    out.append(f"{alert} -> {receiver}: the runbook promises {name} {value} ms, "
+                               f"the route that delivers it says {timers[name]} ms")
+    return out
+
+
+def rule_promise_violations(rules: dict, promised, only: str | None = None) -> list[str]:
+    """Where the rules break the runbook's alert index: a promised alert without a rule, severity, `for`,
+    threshold, windows and routing labels. One line per violation, naming both sides."""
+    from alertdrill.alerting.durations import format_ms
+    from alertdrill.alerting.timescale import range_windows
+
+    out = []
+    by_name = alert_rules(rules)
+    for alert, p in promised.alerts.items():
+        if only is not None and alert != only:
+            continue
+        rule = by_name.get(alert)
+        if rule is None:
+            out.append(f"the runbook promises {alert}; the rules have no such alert")
+            continue
+        labels = rule.get("labels") or {}
+        if labels.get("severity") != p.severity:
+            out.append(f"{alert}: the runbook promises severity {p.severity}, the rule says {labels.get('severity')}")
+        if parse_duration(rule.get("for") or "0s") != p.for_ms:
+            out.append(f"{alert}: the runbook promises for {format_ms(p.for_ms)}, the rule says {rule.get('for')}")
+        m = _CMP_RE.search(str(rule["expr"]).strip())
+        if not m or (m.group(1), float(m.group(2))) != (p.threshold.op, p.threshold.value):
+            out.append(f"{alert}: the runbook promises threshold {p.threshold}, the rule's expression is {rule['expr']}")
+        windows = set(range_windows(str(rule["expr"])))
+        if windows != ({p.window_ms} if p.window_ms else set()):
+            out.append(f"{alert}: the runbook promises a window of {format_ms(p.window_ms) if p.window_ms else 'none'}, "
+                       f"the rule's expression uses {sorted(format_ms(w) for w in windows) or 'none'}")
+        for key, value in p.labels.items():
+            if str(labels.get(key)) != value:
+                out.append(f"{alert}: the runbook routes it by {key}=\"{value}\", the rule's label is {labels.get(key)!r}")
+    return out

@@ -1,15 +1,17 @@
 """Mutation testing of the fast tier: break the rules and the routing on purpose, one change at a time,
 for every alert where the change applies, and check the promtool/amtool tests notice (kill) each one.
 
-Rules: threshold raised / lowered, comparison flipped, severity changed, alert renamed, `for` removed,
-revenue label dropped. Each mutant is a full mutated copy of alerts.yml in tmp_path with its own test file
+Rules: threshold raised / lowered (x1.5, x0.5) and drifted (+-5 %, +-20 %), comparison flipped, severity
+changed, alert renamed, `for` removed or one evaluation longer / shorter, window doubled, a grouping
+label dropped, revenue label dropped. Each mutant is a full mutated copy of alerts.yml in tmp_path with its own test file
 pointing at it, holding the unit-test groups that check the mutated alert (rules do not depend on each
 other, so no other group can see the change). Many mutants go into one `promtool test rules <file> <file>
 ...` invocation (per-file verdicts), a few invocations run in parallel, in two rounds (see
 _run_rule_mutants) so that the groups that cannot add anything to a killed mutant are not run.
 Routing: for every alert and every receiver it reaches, a copy where that alert no longer reaches it
-(checked with amtool, the alert's own route test first); inhibit rules deleted or with a wrong `equal`
-(checked by the inhibition test's parser)."""
+(checked with amtool, the alert's own route test first); a child route's group_wait changed, a
+matcher changed, a group_by label dropped (checked against the runbook's routing promises); inhibit
+rules deleted or with a wrong `equal` (checked by the inhibition test's parser)."""
 from __future__ import annotations
 
 import re
@@ -30,7 +32,7 @@ def _groups(tests: dict, alert: str, firing: bool | None) -> list[dict]:
     (False), or all (None)."""
     out = []
     for g in rulekit.unit_tests_for(tests, [alert])["tests"]:
-        fires = any(t.get("alertname") == alert and t.get("exp_alerts") for t in g.get("alert_rule_test") or [])
+        fires = rulekit.group_expects_firing(g, alert)
         if firing is None or fires == firing:
             out.append(g)
     return out
@@ -85,12 +87,17 @@ def _run_rule_mutants(promtool, mutants, rules, tests, tmp_path: Path) -> None:
             elif not verdicts[i]:
                 m.killed, m.by = True, f"promtool test rules (round {rnd})"
         pending = [m for m in pending if not m.killed]
+    # What the unit tests cannot see (a window that changes no constant rate) the runbook's alert index
+    # still states: its static check is the last judge.
+    promised = rulekit.promises()
     for m in pending:
-        m.killed = False
+        m.killed = bool(rulekit.rule_promise_violations(m.rules, promised, only=m.alert))
+        m.by = "the runbook's alert index" if m.killed else ""
 
 
 def _run_routing_mutants(amtool, mutants, rules, expected, tmp_path: Path) -> None:
     by_name = rulekit.alert_rules(rules)
+    promised = rulekit.promises()
     want_inhibitions = {(i["source"], i["target"], tuple(sorted(i["equal"]))) for i in expected["inhibitions"]}
 
     def run(item):
@@ -99,6 +106,9 @@ def _run_routing_mutants(amtool, mutants, rules, expected, tmp_path: Path) -> No
         path.write_text(yaml.safe_dump(m.am, sort_keys=False))
         if m.kind.startswith("inhibition"):
             m.killed, m.by = set(rulekit.inhibition_pairs(m.am)) != want_inhibitions, "inhibition pairs"
+            return
+        if rulekit.routing_promise_violations(m.am, rules, promised):
+            m.killed, m.by = True, "the runbook's routing promises (receivers, timers, grouping)"
             return
         order = [m.alert] + [a for a in expected["alerts"] if a != m.alert]
         for alert in order:

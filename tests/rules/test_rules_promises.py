@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import re
-
 import pytest
 
 import rulekit
 import scenarios
-from alertdrill.alerting.durations import format_ms, parse_ms
 
 PROMISES = rulekit.promises()
 SCENARIOS = [importlib.import_module(f"scenarios.{m.name}") for m in pkgutil.iter_modules(scenarios.__path__)
              if m.name.startswith("test_")]
-_COMPARISON_RE = re.compile(r"(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
-
-
-def _rule(rules, alert):
-    found = rulekit.alert_rules(rules)
-    assert alert in found, f"the runbook promises {alert}; the rules ({rulekit.RULES.name}) have no such alert"
-    return found[alert]
 
 
 def test_every_rule_has_a_promise_and_every_promise_a_rule(rules):
@@ -32,36 +22,17 @@ def test_every_rule_has_a_promise_and_every_promise_a_rule(rules):
 
 @pytest.mark.parametrize("alert", sorted(PROMISES.alerts))
 def test_rule_keeps_the_promise(alert, rules):
-    p, rule = PROMISES.alert(alert), _rule(rules, alert)
-    labels = rule.get("labels") or {}
-    assert labels.get("severity") == p.severity, (
-        f"{alert}: the runbook promises severity {p.severity}, the rule says {labels.get('severity')}")
-    assert parse_ms(rule.get("for") or "0s") == p.for_ms, (
-        f"{alert}: the runbook promises for {format_ms(p.for_ms)}, the rule says {rule.get('for')}")
-    m = _COMPARISON_RE.search(str(rule["expr"]).strip())
-    assert m, f"{alert}: the rule's expression does not end in a comparison: {rule['expr']}"
-    assert (m.group(1), float(m.group(2))) == (p.threshold.op, p.threshold.value), (
-        f"{alert}: the runbook promises threshold {p.threshold}, the rule compares {m.group(1)} {m.group(2)}")
-    for key, value in p.labels.items():
-        assert str(labels.get(key)) == value, (
-            f"{alert}: the runbook routes it by {key}=\"{value}\", the rule's label is {labels.get(key)!r}")
+    """Severity, threshold, window, `for` and routing labels, as the runbook's alert index states them."""
+    violations = rulekit.rule_promise_violations(rules, PROMISES, only=alert)
+    assert not violations, "\n".join(violations)
 
 
-@pytest.mark.parametrize("alert", sorted(PROMISES.alerts))
-def test_routing_delivers_to_the_promised_receivers_with_the_promised_timers(alert, am, rules):
-    """Every route that notifies for the alert's labels: its receiver is promised, and its effective
-    group_wait, group_interval and repeat_interval are the runbook's for that receiver."""
-    p = PROMISES.alert(alert)
-    labels = {"alertname": alert, **{k: str(v) for k, v in (_rule(rules, alert).get("labels") or {}).items()}}
-    routes = rulekit.delivering_routes(am, labels)
-    got = [r for r, _t in routes]
-    assert got == list(p.receivers), f"{alert}: the runbook promises {list(p.receivers)}, the routing delivers to {got}"
-    for receiver, timers in routes:
-        want = PROMISES.receiver_timers(receiver)
-        for name, value in (("group_wait", want.group_wait_ms), ("group_interval", want.group_interval_ms),
-                            ("repeat_interval", want.repeat_interval_ms)):
-            assert timers[name] == value, (f"{alert} -> {receiver}: the runbook promises {name} {format_ms(value)}, "
-                                           f"the route that delivers it says {format_ms(timers[name])}")
+def test_routing_keeps_the_promises(am, rules):
+    """Every route that notifies for an alert's labels: its receiver is promised (in order), its
+    effective group_wait, group_interval and repeat_interval are the runbook's for that receiver, and
+    notices are grouped by the promised labels."""
+    violations = rulekit.routing_promise_violations(am, rules, PROMISES)
+    assert not violations, "\n".join(violations)
 
 
 def test_inhibitions_are_the_promised_ones_and_match_labels_the_rules_produce(am, rules):

@@ -1,7 +1,6 @@
 """The rule file and the Alertmanager configuration are valid and say what the runbook says."""
 from __future__ import annotations
 
-import re
 
 import pytest
 

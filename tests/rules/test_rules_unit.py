@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+import boundaries
 import rulekit
 
 ALERTS = list(rulekit.load_expected()["alerts"])
@@ -24,3 +25,18 @@ def test_every_alert_has_each_kind_of_check(alert, unit_tests):
     kinds = rulekit.unit_test_kinds(unit_tests).get(alert, set())
     missing = [k for k in rulekit.KINDS if k not in kinds]
     assert not missing, f"{alert}: alerts_test.yml has no {', '.join(missing)} check"
+
+
+def test_threshold_boundaries_hold(promtool, tmp_path):
+    """Inputs 4 % above every promised threshold fire, 4 % below stay silent (tests/rules/boundaries.py)."""
+    groups = boundaries.boundary_groups(rulekit.promises())
+    assert len(groups) >= 2 * 9, f"too few boundary groups: {[g['name'] for g in groups]}"
+    doc = {"evaluation_interval": "1m", "tests": groups}
+    p = rulekit.run_unit_tests(promtool, doc, rulekit.RULES, tmp_path, "boundaries.yml")
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_every_thresholded_alert_has_boundary_inputs():
+    promises = rulekit.promises()
+    missing = [a for a, p in promises.alerts.items() if p.threshold.value != 0 and a not in boundaries.INPUTS]
+    assert not missing, f"add how to drive these alerts' metrics to tests/rules/boundaries.py INPUTS: {missing}"
