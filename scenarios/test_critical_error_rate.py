@@ -39,6 +39,8 @@ EXPECTATION = AlertExpectation(
         "SignalIngestionStopped": "no signal can be stored while the database is unreachable",
         # Its warning twin fires in Prometheus too; Alertmanager must hold it back (the inhibition).
         "HighErrorRate": "more than 1 error/s is more than 0.1/s too; inhibited for the same endpoint",
+        "HighAPILatency": "requests wait for a connection until the pool gives up: p95 passes 1 s on the "
+                          "routes the critical latency alert does not cover",
     },
 )
 

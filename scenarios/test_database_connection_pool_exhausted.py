@@ -33,6 +33,8 @@ EXPECTATION = AlertExpectation(
         "CriticalAPILatency": "requests wait on the lock or for a free connection for many seconds",
         "CriticalErrorRate": "requests that find no free connection fail after DB_POOL_TIMEOUT",
         "SignalIngestionStopped": "inserts into the locked signals table wait too",
+        "HighAPILatency": "requests wait on the lock: p95 passes 1 s",
+        "HighErrorRate": "requests that find no free connection fail (503) after DB_POOL_TIMEOUT",
     },
 )
 

@@ -44,8 +44,10 @@ def run(d: Drill, ctx: DrillContext) -> None:
     d.steady_state()
     began = time.time()
     d.inject(EnvFileEdit("backend", "backend/.env", {"DB_POOL_SIZE": "2"}))
-    # Twelve traders refreshing the signal list: a closed loop, so the queue stays bounded.
-    d.workload(dashboard_load(ctx, users=12, tasks="signals", wait=0.2), warmup=12)
+    # Twelve traders refreshing the signal list: a closed loop, so the queue stays bounded. Paced at one
+    # request per 0.6 s each (100 a minute), under the per-address rate limit (120 a minute) once the pool
+    # is healthy again: the load alone must not raise HighRateLimitRejections.
+    d.workload(dashboard_load(ctx, users=12, tasks="signals", wait=0.6), warmup=12)
     d.inject(Toxic("postgres", "latency", {"latency": 250, "jitter": 25}))
     d.expect_firing()
     # Every route that needs a connection starves (/signals, /auth/login, /ready): /signals is among them.

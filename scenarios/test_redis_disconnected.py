@@ -13,6 +13,7 @@ import pytest
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.drill import Drill
 from alertdrill.engine.expectation import AlertExpectation
+from alertdrill.engine.evidence import runbook_command
 from alertdrill.engine.faults import KillContainer
 from alertdrill.engine.invariants import acks_exactly_once, signals_stored_since, webhooks_exactly_once
 from alertdrill.engine.remediations import RunbookAction
@@ -29,16 +30,23 @@ EXPECTATION = AlertExpectation(
     receivers=PAGED,
     watch="min(redis_connected)",
     threshold="== 0",
+    side_effects={
+        # Payment webhooks (idempotency keys) and EA requests (nonces) cannot be served safely without
+        # Redis: they answer 503, and the customer traffic kept up through the outage counts them.
+        "HighErrorRate": "webhook and EA requests answer 503 while Redis is gone",
+    },
 )
 
 
 def redis_is_down(ctx: DrillContext) -> str:
-    """Runbook step 1-2: `docker ps | grep redis` and `docker exec redis redis-cli ping`."""
-    state = ctx.docker.state("redis")
-    ping = ctx.docker.exec("redis", ["redis-cli", "ping"])[1] if state.startswith("running") else ""
+    """Runbook investigation 1-2, run as written: `docker ps -a --filter name=redis` and
+    `docker exec redis redis-cli ping`."""
+    ps = runbook_command(ctx, "RedisDisconnected", "docker ps")
+    ping = runbook_command(ctx, "RedisDisconnected", "redis-cli ping")
     require_evidence("PONG" not in ping, "Redis still answers PING although the alert fired",
-                     expected="no PONG from redis-cli ping", seen=f"redis container {state}; ping: {ping.strip()}")
-    return f"redis container {state}; redis-cli ping: {ping.strip()[:80] or 'no container to ask'}"
+                     expected="no PONG from redis-cli ping", seen=f"docker ps: {ps}\nping: {ping}")
+    state = next((line for line in ps.splitlines() if "redis" in line and "CONTAINER" not in line), "no redis container")
+    return f"docker ps: {' '.join(state.split()[4:])[:80]}; redis-cli ping: {ping[:80]}"
 
 
 def run(d: Drill, ctx: DrillContext) -> None:

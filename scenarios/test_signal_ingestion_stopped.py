@@ -13,7 +13,7 @@ import pytest
 
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.drill import Drill
-from alertdrill.engine.evidence import InvestigationFailed, sql_rows, wait_for
+from alertdrill.engine.evidence import InvestigationFailed, runbook_command, sql_rows, wait_for
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import StopContainer
 from alertdrill.engine.invariants import signals_stored_since
@@ -38,11 +38,12 @@ RECENT = ("SELECT count(*), max(created_at) FROM signals "
 
 
 def generator_gone(ctx: DrillContext) -> str:
-    """`docker ps` no longer lists the generator."""
-    state = ctx.docker.state("signal-generator")
-    require_evidence(not state.startswith("running"), "docker ps still lists signal-generator",
-                     expected="no running signal-generator", seen=f"signal-generator {state}")
-    return f"docker ps: no running signal-generator ({state})"
+    """Runbook investigation 1, run as written: `docker ps -a --filter name=signal-generator`."""
+    ps = runbook_command(ctx, "SignalIngestionStopped", "docker ps")
+    row = next((line for line in ps.splitlines() if "signal-generator" in line and "CONTAINER" not in line), "")
+    require_evidence(bool(row) and " Up " not in f" {row} ", "docker ps shows signal-generator up",
+                     expected="signal-generator Exited", seen=ps)
+    return f"docker ps: {' '.join(row.split()[4:])[:80]}"
 
 
 def last_signal_before(ctx, stopped: float) -> str:

@@ -22,10 +22,13 @@ from alertdrill.alerting.timescale import (DEFAULT_FACTOR, DRILL_EVALUATION_INTE
 from alertdrill.alerting.timings import Timings
 from alertdrill.project import ALERTMANAGER_FILE, PROMETHEUS_FILE, RULES_FILE, STATE_DIR
 
-__all__ = ["DrillConfig", "render_drill_config", "drill_dir", "main", "RUN_LABEL", "group_by_run"]
+__all__ = ["DrillConfig", "render_drill_config", "drill_dir", "main", "RUN_LABEL", "RUN_NONE", "group_by_run",
+           "label_rules_with_run"]
 
-# The label Prometheus puts on every alert of one drill run (alertdrill.engine.monitoring).
+# The label every rule of the drill copy puts on its alerts, set to the current drill before each drill
+# (alertdrill.engine.monitoring); "none" until then.
 RUN_LABEL = "alertdrill_run"
+RUN_NONE = "none"
 
 
 def drill_dir(factor: Any) -> Path:
@@ -58,6 +61,18 @@ class DrillConfig:
                 *([self.prometheus_file] if self.prometheus_file else [])]
 
 
+def label_rules_with_run(rules_text: str) -> str:
+    """The drill copy of the rules: every alerting rule also labels its alerts with the drill run."""
+    data = yaml.safe_load(rules_text)
+    for group in data.get("groups") or []:
+        for rule in group.get("rules") or []:
+            if rule.get("alert"):
+                rule["labels"] = {**(rule.get("labels") or {}), RUN_LABEL: RUN_NONE}
+    header = "".join(line + "\n" for line in rules_text.splitlines() if line.startswith("#"))
+    return header + f"# Every alert also carries {RUN_LABEL}: the drill that raised it.\n" + yaml.safe_dump(
+        data, sort_keys=False, width=10_000, allow_unicode=True, default_flow_style=False)
+
+
 def group_by_run(alertmanager_text: str) -> str:
     """The drill copy of the routing also groups by the drill's run label, on every route that sets
     group_by (a route without one inherits its parent's): each drill's alert opens its own group."""
@@ -81,12 +96,15 @@ def render_drill_config(factor: Any = DEFAULT_FACTOR, out_dir: str | Path | None
                         am_path: str | Path = ALERTMANAGER_FILE,
                         prom_path: str | Path | None = None,
                         scrape_interval: str = DRILL_SCRAPE_INTERVAL,
-                        evaluation_interval: str = DRILL_EVALUATION_INTERVAL) -> DrillConfig:
+                        evaluation_interval: str = DRILL_EVALUATION_INTERVAL,
+                        run_label: bool = True) -> DrillConfig:
     """Validate factor, then write out_dir/rules/<each rule file> (rules_path: a file or a directory of
     *.yml), out_dir/alertmanager.yml (and the same in out_dir/alertmanager/, the directory the compose
     file mounts) and, when prom_path is given (or stack/prometheus/prometheus.yml exists),
     out_dir/prometheus.yml at the drill scrape/evaluation interval. Nothing is written for an invalid
-    factor."""
+    factor. With run_label (the default) the rules label their alerts with the drill run and the routing
+    groups by it, so each drill opens fresh Alertmanager groups; without it the copy is the pure time
+    compression of the production files."""
     f = as_factor(factor)
     out = Path(out_dir) if out_dir is not None else drill_dir(f)
     rules_path, am_path = Path(rules_path), Path(am_path)
@@ -103,10 +121,12 @@ def render_drill_config(factor: Any = DEFAULT_FACTOR, out_dir: str | Path | None
         dest = out / "rules" / p.name
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            dest.write_text(render_rules(text, f, source=str(p)))
+            rendered = render_rules(text, f, source=str(p))
+            dest.write_text(label_rules_with_run(rendered) if run_label else rendered)
         cfg.notes += [str(w.message) for w in caught]
         cfg.rules_files.append(dest)
-    am_text = group_by_run(render_alertmanager(am_path.read_text(), f, source=str(am_path)))
+    am_text = render_alertmanager(am_path.read_text(), f, source=str(am_path))
+    am_text = group_by_run(am_text) if run_label else am_text
     cfg.alertmanager_file.write_text(am_text)
     # The compose file mounts a directory holding alertmanager.yml (ALERTDRILL_ALERTMANAGER_DIR):
     # the same file again in out_dir/alertmanager/, so either layout can be mounted.

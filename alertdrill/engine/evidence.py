@@ -5,12 +5,15 @@ InvestigationFailed (alertdrill.errors.require_evidence).
 """
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 import psycopg
 
 from alertdrill.errors import InvestigationFailed, require_evidence
+from alertdrill.project import PROJECT_ROOT
 from alertdrill.runbook.queries import runbook_queries
 from alertdrill.target.clients import PrometheusClient
 from alertdrill.wait import until
@@ -20,8 +23,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-__all__ = ["InvestigationFailed", "runbook_query", "top_label", "value_above", "logs_show", "sql_rows",
-           "wait_for", "require_evidence"]
+__all__ = ["InvestigationFailed", "runbook_query", "runbook_command", "top_label", "value_above", "logs_show",
+           "sql_rows", "wait_for", "require_evidence", "inhibited"]
 
 
 def runbook_query(ctx: "DrillContext", alert: str, contains: str) -> str:
@@ -96,3 +99,28 @@ def inhibited(ctx: "DrillContext", source: str, labels: dict[str, str]) -> str:
                          seen="; ".join(str(a["status"]) for a in held))
         shown.append(f"{inh.target}{want} {by[0]['status']['state']}, inhibited by {len(by[0]['status']['inhibitedBy'])}")
     return "; ".join(shown) or f"{source} inhibits nothing"
+
+
+def runbook_command(ctx: "DrillContext", alert: str, contains: str, timeout: float = 30) -> str:
+    """Run, as written, the runbook's investigation command for `alert` that contains `contains`, and
+    return what it printed (stdout and stderr). Read-only commands only: the runbook's investigation is
+    what an on-call engineer types first. A runbook without that command fails the drill, naming the
+    section and the command it lacks."""
+    try:
+        section = ctx.runbook.section(alert)
+    except KeyError as exc:
+        raise InvestigationFailed(f"the runbook has no section for {alert}", seen=str(exc)) from None
+    commands = [c for b in section.investigation_blocks if b.is_shell for c in b.commands()]
+    found = next((c for c in commands if contains in c), None)
+    if found is None:
+        raise InvestigationFailed(f"the runbook's {alert} investigation has no command with {contains!r}",
+                                  seen="its commands: " + ("; ".join(commands) or "none"),
+                                  hint=f"add it to the {alert} section (#{section.anchor}) of {ctx.runbook.path}")
+    # As an engineer at a terminal would run it, minus the TTY a script does not have.
+    script = found.replace("docker exec -it ", "docker exec ")
+    try:
+        proc = subprocess.run(["bash", "-o", "pipefail", "-c", script], cwd=PROJECT_ROOT, capture_output=True,
+                              text=True, timeout=timeout, env={**os.environ, **ctx.stack.overrides})
+    except subprocess.TimeoutExpired:
+        raise InvestigationFailed(f"the runbook's command ran past {timeout:.0f}s", seen=script) from None
+    return (proc.stdout + proc.stderr).strip()

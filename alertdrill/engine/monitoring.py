@@ -1,28 +1,40 @@
 """What a drill sets in the running monitoring for itself (bookkeeping, not a fault): the run label.
 
-Prometheus attaches `alertdrill_run="<this drill>"` to every alert it sends (an external label, set by
-re-rendering its configuration and reloading), and the drill copy of the routing groups by that label
-(alertdrill.alerting.drillconfig). So each drill's alert opens a fresh Alertmanager group: the first
-notice comes after group_wait, as for a fresh incident, and no drill waits for Alertmanager to reap
-the group an earlier drill of the same alert left behind.
+Every rule of the drill copy labels its alerts `alertdrill_run="<drill>"` (alertdrill.alerting.drillconfig);
+before each drill the label's value is set to this drill in the mounted rule files and Prometheus is
+reloaded, and the drill copy of the routing groups by the label. So each drill's alert opens a fresh
+Alertmanager group: the first notice comes after group_wait, as for a fresh incident, and no drill waits
+for Alertmanager to reap a group an earlier drill of the same alert left behind.
+
+Why the rules and not an external label: Prometheus re-sends resolved alerts for 15 minutes with its
+current external labels, which would open the new drill's group with an old, resolved alert (and the
+new alert would then wait for group_interval). A rule whose labels change is a new rule: its old alerts
+are dropped at the reload.
 """
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 from alertdrill.alerting.drillconfig import RUN_LABEL
 from alertdrill.engine.context import DrillContext
 from alertdrill.errors import SteadyStateError
 
+_RUN_LINE = re.compile(rf"^(\s*){RUN_LABEL}:.*$", re.M)
+
 
 def label_alerts(ctx: DrillContext, run: str) -> None:
-    code, out = ctx.docker.exec("prometheus", ["render-config"], environment={"ALERTDRILL_RUN": run})
-    if code != 0:
-        raise SteadyStateError("could not set the drill's run label in Prometheus",
-                               expected="render-config in the prometheus container exits 0",
-                               seen=f"exit {code}: {out.strip()[-300:]}",
-                               hint="is the prometheus image built from this checkout? `make images`")
+    rules_dir = ctx.stack.overrides.get("ALERTDRILL_RULES_DIR")
+    if not rules_dir:
+        return  # the stack runs the production rules: no run label to set
+    for path in sorted(Path(rules_dir).glob("*.y*ml")):
+        text = path.read_text()
+        path.write_text(_RUN_LINE.sub(lambda m: f"{m.group(1)}{RUN_LABEL}: {run}", text))
     ctx.prometheus.reload()
-    labels = (ctx.prometheus.config().get("global") or {}).get("external_labels") or {}
-    if labels.get(RUN_LABEL) != run:
-        raise SteadyStateError("Prometheus did not take the drill's run label",
-                               expected=f"external label {RUN_LABEL}={run}", seen=f"external labels {labels}",
-                               hint="check stack/prometheus/prometheus.yml.tmpl and render-config")
+    labelled = {r["name"]: (r.get("labels") or {}).get(RUN_LABEL) for r in ctx.prometheus.rules()}
+    stale = sorted(n for n, v in labelled.items() if v != run)
+    if stale:
+        raise SteadyStateError("Prometheus did not load the drill's run label",
+                               expected=f"every alerting rule labelled {RUN_LABEL}={run}",
+                               seen=f"rules without it: {', '.join(stale)}",
+                               hint=f"were the rules rendered by this checkout? See {rules_dir}")

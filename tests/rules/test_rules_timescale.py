@@ -105,7 +105,7 @@ def test_scaled_unit_tests_pass_on_rendered_rules(tmp_path, promtool, unit_tests
     by the factor, pass against the rendered rules: compression changes nothing that fires or not."""
     def run(factor):
         d = tmp_path / f"x{factor}"
-        cfg = drillconfig.render_drill_config(factor, d)
+        cfg = drillconfig.render_drill_config(factor, d, run_label=False)
         doc = yaml.safe_load(ts.scale_unit_tests(rulekit.UNIT_TESTS.read_text(), factor, [str(cfg.rules_files[0])]))
         return factor, doc, rulekit.run_unit_tests(promtool, doc, cfg.rules_files[0], d)
 
