@@ -13,7 +13,7 @@ from ..core.db import db, fetchall, fetchone
 from ..core.logging import log
 from ..core.metrics import signals_ingested_total
 from ..core.security import CurrentUser, current_user
-from ..core.util import jsonable
+from ..core.util import jsonable, storable
 
 router = APIRouter()
 
@@ -43,8 +43,8 @@ class SignalIn(BaseModel):
     @field_validator("instrument", "source", "client_ref")
     @classmethod
     def _no_blank(cls, v: str) -> str:
-        if not v.strip() or "\x00" in v:
-            raise ValueError("must not be blank or contain NUL")
+        if not v.strip() or not storable(v):
+            raise ValueError("must not be blank or contain NUL bytes or unpaired surrogates")
         return v
 
 
