@@ -14,6 +14,7 @@ from fastapi import HTTPException, Request
 from .config import get_settings
 from .logging import log
 from .redis import REDIS_ERRORS, rds
+from .util import storable
 
 _N, _R, _P = 2 ** 14, 8, 1
 
@@ -67,6 +68,8 @@ async def current_user(request: Request) -> CurrentUser:
     except jwt.PyJWTError:
         raise _unauthorized("invalid token")
     sid, sub = str(claims["sid"]), str(claims["sub"])
+    if not storable(sid) or not storable(sub):
+        raise _unauthorized("invalid token")
     try:
         owner = await asyncio.wait_for(rds.client.get(f"session:{sid}"), 1.0)
     except REDIS_ERRORS as exc:

@@ -56,7 +56,23 @@ async def _remember(key: str) -> None:
         log.warning("webhook idempotency key not cached", key=key, error=type(exc).__name__)
 
 
-@router.post("/billing/webhook")
+WEBHOOK_OPENAPI = {
+    "parameters": [{"name": "Stripe-Signature", "in": "header", "required": True,
+                    "description": "t=<unix>,v1=<hex HMAC-SHA256(secret, t + '.' + body)>",
+                    "schema": {"type": "string"}}],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["id", "type"],
+        "properties": {"id": {"type": "string"}, "type": {"type": "string"}, "data": {"type": "object"}}}}}},
+    "responses": {
+        "400": {"description": "invalid signature or payload (webhook_events_total invalid_signature)",
+                "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}}}}},
+        "503": {"description": "not stored; the provider retries"},
+    },
+}
+
+
+@router.post("/billing/webhook", openapi_extra=WEBHOOK_OPENAPI)
 async def stripe_webhook(request: Request):
     """Exactly once: the webhook_events row and the payment commit together (the database is the guard);
     the Redis key only caches "already committed" and is written after the commit, so a crash at any point

@@ -184,7 +184,32 @@ async def _authenticate(request: Request, body: bytes) -> dict:
     return device
 
 
-@router.get("/ea/poll")
+def _ea_header(name: str, pattern: str, description: str) -> dict:
+    return {"name": name, "in": "header", "required": True, "description": description,
+            "schema": {"type": "string", "pattern": pattern}}
+
+
+# The EA's headers are read and checked by _authenticate (so a malformed one is an ea_errors_total
+# auth_failed, not a generic 422): documented here for clients and for fuzzing from the OpenAPI description.
+EA_OPENAPI = {
+    "parameters": [
+        _ea_header("X-Device-Id", "^[A-Za-z0-9_.:-]{1,64}$", "device id from POST /devices"),
+        _ea_header("X-Timestamp", "^[0-9]{1,12}$", "unix seconds; accepted within EA_MAX_SKEW_SECONDS of now"),
+        _ea_header("X-Nonce", "^[A-Za-z0-9_.:-]{1,64}$", "single use per device"),
+        _ea_header("X-Signature", "^[0-9a-fA-F]{64}$",
+                   'hex HMAC-SHA256(secret, "METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\n" + body)'),
+    ],
+    "responses": {
+        str(code): {"description": what, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["detail", "error_type"],
+            "properties": {"detail": {"type": "string"}, "error_type": {"type": "string", "enum": [
+                "auth_failed", "invalid_signature", "nonce_replay", "timeout"]}}}}}}
+        for code, what in ((401, "authentication failed"), (409, "nonce already used"), (503, "store unavailable"))
+    },
+}
+
+
+@router.get("/ea/poll", openapi_extra=EA_OPENAPI)
 async def ea_poll(request: Request):
     endpoint = "/ea/poll"
     try:
@@ -207,7 +232,9 @@ async def ea_poll(request: Request):
     return JSONResponse({"device_id": device["device_id"], "signals": [jsonable(r) for r in rows]})
 
 
-@router.post("/ea/ack")
+@router.post("/ea/ack", openapi_extra={**EA_OPENAPI, "requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "required": ["signal_id"],
+                                     "properties": {"signal_id": {"type": "integer", "minimum": 1}}}}}}})
 async def ea_ack(request: Request):
     endpoint = "/ea/ack"
     body = await request.body()
