@@ -98,7 +98,7 @@ def acks_exactly_once(ctx, ack_log: Path) -> str:
 
 def run(drill, ctx, runbook, tmp_path: Path) -> None:
     """The drill, also run by tests/drill against deliberately broken alerting."""
-    client = PlatformClient(ctx.endpoints.backend, forwarded_for="198.51.100.40")
+    client = PlatformClient(ctx.endpoints.backend, source_address="127.0.0.40")
     devices = [client.register_device() for _ in range(4)]
     client.close()
     creds, ack_log = tmp_path / "ea-credentials.json", tmp_path / "ea-acks.log"

@@ -20,7 +20,7 @@ from scenarios._common import SLACK
 pytestmark = pytest.mark.drill
 
 ROUTE = "/signals"
-ABUSER = "203.0.113.66"
+ABUSER = "127.0.0.66"
 HIGH_RATE_LIMIT_REJECTIONS = AlertExpectation(
     alertname="HighRateLimitRejections",
     severity="warning",

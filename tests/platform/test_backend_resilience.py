@@ -6,12 +6,16 @@ import concurrent.futures as cf
 import json
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
 pytestmark = pytest.mark.platform
+
+REPO = Path(__file__).resolve().parents[2]
+STACK = REPO / "stack"
 
 
 def wait_for(pred, timeout: float, interval: float = 0.05):
@@ -297,3 +301,41 @@ def test_bad_input_is_4xx_never_500(h, client, backend, auth, pg_conn):
                     for e in ("/signals", "/auth/login", "/billing/webhook", "/ea/ack", "/approvals/{signal_id}"))
     assert after_5xx == before_5xx
     assert "Traceback" not in backend.logs()
+
+
+def test_runbook_denylist_commands_pass_the_address_safely(h, backend, tmp_path):
+    """The runbook's denylist commands, run as written (bash, ABUSIVE_IP in the environment) with
+    `docker exec backend` standing for the backend's working directory: the address is validated by
+    denylist-add and never re-parsed by a shell."""
+    import subprocess
+
+    from alertdrill.runbook import parse_runbook
+
+    rb = parse_runbook(REPO / "docs" / "runbook.md")
+    commands = [c for alert in ("HighRateLimitRejections", "PaymentWebhookFailures", "EAPollErrors")
+                for c in rb.section(alert).remediation_commands if "denylist" in c]
+    assert len(commands) == 3, commands
+    tool = STACK / "backend" / "bin" / "denylist-add"
+    marker = tmp_path / "pwned"
+    for cmd in commands:
+        assert cmd.startswith('docker exec backend denylist-add "${ABUSIVE_IP:?') and "sh -c" not in cmd, cmd
+        local = cmd.replace("docker exec backend denylist-add", str(tool), 1)
+
+        def run(value: str) -> subprocess.CompletedProcess:
+            return subprocess.run(["bash", "-c", local], cwd=backend.cwd, capture_output=True, text=True, timeout=30,
+                                  env={**backend.env, "ABUSIVE_IP": value})
+
+        before = backend.denylist.read_text()
+        for evil in (f"1.2.3.4; touch {marker}", f"$(touch {marker})", f"`touch {marker}`", "1.2.3.4\n5.6.7.8",
+                     "-rf", "", "203.0.113.7 #"):
+            r = run(evil)
+            assert r.returncode != 0, (evil, r.stdout, r.stderr)
+            assert backend.denylist.read_text() == before and not marker.exists(), evil
+        r = run("ip=127.0.0.77")  # as copied from a log line
+        assert r.returncode == 0, r.stderr
+        assert backend.denylist.read_text().splitlines()[-1] == "127.0.0.77"
+        assert run("127.0.0.77").returncode == 0
+        assert backend.denylist.read_text().count("127.0.0.77") == 1  # not added twice
+    with h.client_from(backend.url, "127.0.0.77") as c:
+        assert wait_for(lambda: c.get("/api/v1/approvals").status_code == 403, 3)
+    backend.denylist.write_text("# emptied\n")
