@@ -5,7 +5,6 @@ becomes a JSON 5xx with an `ERROR ... route=<full path>` log line; errors_total 
 """
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
 import os
@@ -128,10 +127,7 @@ class PlatformMiddleware:
             return False
         key = f"rl:{ip}:{label}:{int(time.time() // 60)}"
         try:
-            pipe = rds.client.pipeline(transaction=False)
-            pipe.incr(key)
-            pipe.expire(key, 60)
-            count, _ = await asyncio.wait_for(pipe.execute(), 0.5)
+            count = await rds.count_in_window(keys=[key], args=[60])
         except REDIS_ERRORS as exc:
             if log.throttled("rl_fail_open", 10):
                 log.warning("rate_limit failing open redis error", error=type(exc).__name__)

@@ -19,6 +19,8 @@ class RedisHolder:
     def __init__(self) -> None:
         self.client: Optional[aioredis.Redis] = None
         self._probe: Optional[aioredis.Redis] = None
+        self.limiter: Optional[aioredis.Redis] = None
+        self.count_in_window = None
         self._task: Optional[asyncio.Task] = None
         self.connected = False
 
@@ -28,6 +30,15 @@ class RedisHolder:
             url, socket_timeout=1.0, socket_connect_timeout=1.0, decode_responses=True,
             health_check_interval=0, max_connections=200,
         )
+        # the rate limiter's own client: its 0.5 s bound comes from the socket timeouts (no wait_for task per
+        # request), and its counting is one round trip (INCR, and EXPIRE on the first hit, in one script)
+        self.limiter = aioredis.Redis.from_url(
+            url, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True,
+            health_check_interval=0, max_connections=200,
+        )
+        self.count_in_window = self.limiter.register_script(
+            "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
+            "return n")
         # separate connection for the health probe so it never queues behind request traffic
         self._probe = aioredis.Redis.from_url(
             url, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True,
@@ -61,7 +72,7 @@ class RedisHolder:
                 await self._task
             except BaseException:
                 pass
-        for c in (self.client, self._probe):
+        for c in (self.client, self.limiter, self._probe):
             if c is not None:
                 try:
                     await c.aclose()

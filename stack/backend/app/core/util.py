@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Annotated, Optional
 
 from pydantic import AfterValidator
+from starlette.responses import Response
 
 from .config import get_settings
 
@@ -20,6 +21,18 @@ def jsonable(row: dict) -> dict:
             v = float(v)
         out[k] = v
     return out
+
+
+def json_rows_sql(select: str, order: str) -> str:
+    """`select` wrapped so Postgres returns its rows as one JSON array text (and their count): the hot
+    list endpoints pass it through as the response body instead of building and encoding dicts row by row.
+    Same keys in the same order, timestamps in ISO 8601 like datetime.isoformat()."""
+    return (f"SELECT count(*) AS n, coalesce(json_agg(t ORDER BY t.{order}), '[]')::text AS rows"
+            f" FROM ({select}) t")
+
+
+def json_body(*parts: bytes | str) -> Response:
+    return Response(b"".join(p.encode() if isinstance(p, str) else p for p in parts), media_type="application/json")
 
 
 # ------------------------------------------------------------------ text the database can store

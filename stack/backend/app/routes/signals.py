@@ -13,7 +13,7 @@ from ..core.db import db, fetchall, fetchone
 from ..core.logging import log
 from ..core.metrics import signals_ingested_total
 from ..core.security import CurrentUser, current_user
-from ..core.util import jsonable, storable
+from ..core.util import json_body, json_rows_sql, jsonable, storable
 
 router = APIRouter()
 
@@ -77,5 +77,5 @@ async def ingest_signal(body: SignalIn, x_api_key: str | None = Header(default=N
 async def list_signals(limit: int = Query(default=50, ge=1, le=500), user: CurrentUser = Depends(current_user)):
     sql = BAD_LIST_SQL if get_settings().release == BAD_RELEASE else GOOD_LIST_SQL
     async with db.connection() as conn:
-        rows = await fetchall(conn, sql, (limit,))
-    return JSONResponse({"signals": [jsonable(r) for r in rows], "count": len(rows)})
+        row = await fetchone(conn, json_rows_sql(sql, "id DESC"), (limit,), query_type="select")
+    return json_body(b'{"signals": ', row["rows"], b', "count": ', str(row["n"]).encode(), b"}")
