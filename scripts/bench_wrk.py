@@ -83,10 +83,20 @@ def summarize_profile(path: Path, top: int = 14) -> str:
         items = sorted(((v, k) for k, v in d.items() if keep(k)), reverse=True)[:top]
         return "\n".join(f"    {100 * v / total:5.1f}%  {k[:150]}" for v, k in items)
 
-    interesting = ("backend/app", "psycopg", "redis", "starlette", "fastapi", "jwt", "prometheus", "json",
-                   "uvicorn", "httptools", "hmac", "pydantic")
-    return (f"  {total} samples\n  self (leaf) time:\n{fmt(self_t)}\n  inclusive, backend and library frames:\n"
-            + fmt(incl, lambda f: any(w in f for w in interesting) and "run_asgi" not in f and "__call__ (" not in f))
+    by_lib: dict[str, int] = {}  # the samples under each library's frames (a stack counts once per library)
+    for line in path.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        libs = {lib for f in stack.split(";") for lib in LIBS if f"{lib}/" in f or f"({lib}" in f}
+        for lib in libs:
+            by_lib[lib] = by_lib.get(lib, 0) + int(n)
+    return (f"  {total} samples\n  self (leaf) time:\n{fmt(self_t)}\n  inclusive, by library:\n{fmt(by_lib)}\n"
+            f"  inclusive, the backend's own functions:\n" + fmt(incl, lambda f: "backend/app" in f))
+
+
+LIBS = ("backend/app/core/middleware", "backend/app/core/security", "backend/app/core/db", "psycopg_pool", "psycopg",
+        "redis", "jwt", "prometheus_client", "json", "fastapi", "starlette", "uvicorn", "pydantic", "asyncio")
 
 
 def run_wrk(url: str, requests_file: Path, args, backend_pid: int | None, profile: Path | None = None) -> dict:
