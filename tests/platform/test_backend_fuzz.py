@@ -145,7 +145,7 @@ def http(backend):
     header_text,
     st.builds(lambda t, v: f"t={t},v1={v}", st.one_of(st.integers(), header_text), header_text),
     st.builds(lambda t, v: f"t={t},v1={v},v0={v}", st.integers(-2**70, 2**70), st.text(
-        st.characters(min_codepoint=0x30, max_codepoint=0xFF), min_size=64, max_size=64)),
+        st.characters(min_codepoint=0x30, max_codepoint=0xFF, exclude_categories=["Cc"]), min_size=64, max_size=64)),
 ))
 @examples(60)
 def test_stripe_signature_header_formats(http, backend, sig):

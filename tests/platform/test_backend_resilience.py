@@ -169,7 +169,7 @@ def test_pool_exhaustion(h, backend, auth, pg, redis_alive):
             assert backend.metric("db_connection_pool_waiting") >= 1
             with psycopg.connect(pg.url, autocommit=True) as c:
                 waiting = c.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
-                                    " AND wait_event_type = 'Lock' AND query LIKE 'SELECT id, instrument%%'"
+                                    " AND wait_event_type = 'Lock' AND query LIKE '%%SELECT id, instrument%%'"
                                     ).fetchone()[0]
             assert waiting == 10
             # the queued requests give up after DB_POOL_TIMEOUT (2 s) with 503
