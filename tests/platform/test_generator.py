@@ -419,13 +419,14 @@ def test_env_file_read_and_environment_wins(fake_backend, start_generator, tmp_p
     assert "config SIGNAL_API_KEY=*** " in log and API_KEY not in log
 
 
-def test_default_env_file_relative_to_cwd(start_generator):
+def test_default_env_file_relative_to_cwd(start_generator, tmp_path):
     # Run from stack/ (like /app in the image) with no SIGNAL_GENERATOR_ENV_FILE: signal_generator/.env applies,
-    # including the default API key dev-signal-key.
+    # including the default API key dev-signal-key. (Its state journal goes to tmp_path, not the source tree.)
     fb = FakeBackend(api_key="dev-signal-key")
     fb.start()
     try:
-        g = start_generator({"BACKEND_URL": fb.url, "SIGNAL_INTERVAL_SECONDS": "0.05"}, cwd=STACK)
+        g = start_generator({"BACKEND_URL": fb.url, "SIGNAL_INTERVAL_SECONDS": "0.05",
+                             "SIGNAL_STATE_FILE": str(tmp_path / "journal.jsonl")}, cwd=STACK)
         st = g.status()
         assert st["quality_mode"] == "normal" and st["min_quality"] == 0.0
         log = g.log()
