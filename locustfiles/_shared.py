@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import itertools
 import os
 import secrets
 import time
+
+from requests.adapters import HTTPAdapter
 
 from alertdrill.target.platform import DEMO_USER
 
@@ -80,35 +83,59 @@ def env_list(name: str, valid: tuple[str, ...]) -> list[str]:
 
 
 # ------------------------------------------------------------------ client addresses
+# The backend sees a client as its TCP peer (X-Forwarded-For counts only from configured trusted proxies,
+# none in the reference stack), so each simulated client connects from an address of its own: on Linux any
+# 127.x.y.z can be bound as the source of a connection to 127.0.0.1. Each profile has its own 127.N/16.
 
 _counters: dict[str, itertools.count] = {}
 
 
-def client_address(block: str, override_env: str, *, skip: tuple[str, ...] = ()) -> str:
-    """The X-Forwarded-For address of one user instance.
+def loopback_address(value: str, name: str) -> str:
+    """`value` if it is a loopback IPv4 address (the only kind a client here can bind), else ValueError."""
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: expected a loopback address such as 127.0.0.66") from None
+    if ip.version != 4 or not ip.is_loopback:
+        raise ValueError(f"{name}={value!r}: expected a loopback address (127.0.0.0/8), such as 127.0.0.66")
+    return str(ip)
 
-    `override_env` set -> that address (every user of the class shares it). Otherwise the next free host
-    of the documentation /24 `block` (e.g. "203.0.113"), counted per process and per block, skipping
-    `skip`; past the /24 it continues in the RFC 2544 benchmarking range 198.19.0.0/16. The backend
-    rate-limits per address and route, so each user gets its own budget.
+
+def client_address(block: str, override_env: str, *, skip: tuple[str, ...] = ()) -> str:
+    """The source address of one user instance.
+
+    `override_env` set -> that address (every user of the class shares it). Otherwise the next host of the
+    loopback /16 `block` (e.g. "127.3" -> 127.3.0.1, 127.3.0.2, ...), counted per process and per block,
+    skipping `skip`. The backend rate-limits per address and route, so each user gets its own budget.
     """
     fixed = os.environ.get(override_env, "").strip()
     if fixed:
-        return fixed
+        return loopback_address(fixed, override_env)
     counter = _counters.setdefault(block, itertools.count())
     while True:
         n = next(counter)
-        if n < 254:
-            addr = f"{block}.{n + 1}"
-        else:
-            m = n - 254
-            addr = f"198.19.{(m // 254) % 256}.{m % 254 + 1}"
+        addr = f"{block}.{n // 254 % 256}.{n % 254 + 1}"
         if addr not in skip:
             return addr
 
 
+class SourceAddressAdapter(HTTPAdapter):
+    """requests adapter whose connections are made from one local address (source_address=(ip, 0))."""
+
+    def __init__(self, source_ip: str, **kw) -> None:
+        self.source_ip = source_ip
+        super().__init__(**kw)
+
+    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
+        pool_kwargs["source_address"] = (self.source_ip, 0)
+        super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
+
+
 def with_address(user, address: str) -> None:
-    user.client.headers["X-Forwarded-For"] = address
+    """Make every request of `user` (a locust HttpUser) come from `address`."""
+    adapter = SourceAddressAdapter(address)
+    user.client.mount("http://", adapter)
+    user.client.mount("https://", adapter)
     user.client_address = address
 
 

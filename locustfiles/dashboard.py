@@ -15,8 +15,8 @@ Environment (read when each user starts):
   DASHBOARD_WAIT       seconds between task starts per user, via constant_pacing (default 1 -> ~1 req/s/user)
   DASHBOARD_TASKS      comma list restricting the tasks to some of: signals, approvals, market
                        (e.g. "market" aims all load at /market/{instrument}); default: all, weighted
-  DASHBOARD_CLIENT_IP  one X-Forwarded-For address for every user; default: each user its own
-                       203.0.113.<n> (n counted per process; 203.0.113.66, the flood default, skipped)
+  DASHBOARD_CLIENT_IP  one loopback source address for every user; default: each user its own
+                       127.3.<x>.<y> (counted per process; the flood's 127.0.0.66 is in another block)
   LOAD_EMAIL, LOAD_PASSWORD  the account (default trader@example.com / trader-password)
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ class DashboardUser(HttpUser):
         enabled = sh.env_list("DASHBOARD_TASKS", TASKS)
         # Restrict the weighted task list of this instance (DefaultTaskSet picks from self.tasks).
         self.tasks = [t for t in type(self).tasks if t.__name__ in enabled]
-        sh.with_address(self, sh.client_address("203.0.113", "DASHBOARD_CLIENT_IP", skip=("203.0.113.66",)))
+        sh.with_address(self, sh.client_address("127.3", "DASHBOARD_CLIENT_IP"))
         self.token: str | None = None
 
     def wait_time(self) -> float:

@@ -27,7 +27,7 @@ Environment (read when each user starts):
                        "<device_id> <signal_id> <status> <duplicate>" (status 200, duplicate true|false),
                        flushed per line, so a drill can check each offered signal was acked exactly once
                        (duplicate=false once per device and signal)
-  EA_CLIENT_IP         one X-Forwarded-For address for every EA; default: each EA its own 192.0.2.<n>
+  EA_CLIENT_IP         one loopback source address for every EA; default: each EA its own 127.4.<x>.<y>
   LOAD_EMAIL, LOAD_PASSWORD  the account used to self-register (default the demo trader)
 """
 from __future__ import annotations
@@ -70,7 +70,7 @@ class EAUser(HttpUser):
         self.secret: str | None = None
         self.token: str | None = None
         self._creds_stamp: tuple[int, int] | None = None
-        sh.with_address(self, sh.client_address("192.0.2", "EA_CLIENT_IP"))
+        sh.with_address(self, sh.client_address("127.4", "EA_CLIENT_IP"))
         if self.creds_file:
             if not os.path.isfile(self.creds_file):
                 raise ValueError(f"EA_CREDENTIALS_FILE={self.creds_file!r}: no such file "

@@ -4,7 +4,7 @@
 
 FloodUser (fixed_count = 1: exactly one is spawned whatever -u says; for more, use locust's
 `--config-users '{"user_class_name": "FloodUser", "fixed_count": N}'`): every FloodUser sends the same
-X-Forwarded-For (FLOOD_IP), logs in once, then hammers FLOOD_PATH with its token as fast as FLOOD_RPS
+source address (FLOOD_IP), logs in once, then hammers FLOOD_PATH with its token as fast as FLOOD_RPS
 allows (constant_throughput). 429 (rate limited) and 403 (denylisted) are the answers an abusive client
 expects: they are marked success, so locust counts only real failures (5xx, 401, timeouts...). Stats names
 "[flood] <FLOOD_PATH>" and "[flood] /auth/login". If its login is refused (403/429) it retries at most every
@@ -15,13 +15,13 @@ FLOOD_PATH. Any non-2xx - a 429 or 403 included - is a failure: a well-behaved c
 by the limits meant for the abusive one. Stats names "[normal] <FLOOD_PATH>" and "[normal] /auth/login".
 
 Environment (read when each user starts):
-  FLOOD_IP          the abusive client's address (default 203.0.113.66)
+  FLOOD_IP          the abusive client's loopback source address (default 127.0.0.66)
   FLOOD_PATH        path (with query) both classes request (default /api/v1/signals?limit=5)
   FLOOD_RPS         requests/s per FloodUser, via constant_throughput (default 20)
   NORMAL_RPS        requests/s per NormalUser, via constant_throughput (default 2)
-  NORMAL_CLIENT_IP  one address for every NormalUser; default each its own 198.18.0.<n> (RFC 2544
-                    benchmarking range, so ordinary clients never share a rate-limit budget with the
-                    dashboard's 203.0.113.<n> users)
+  NORMAL_CLIENT_IP  one loopback source address for every NormalUser; default each its own 127.5.<x>.<y>
+                    (a block of its own, so ordinary clients never share a rate-limit budget with the
+                    dashboard's 127.3.<x>.<y> users)
   LOAD_EMAIL, LOAD_PASSWORD  the account (default trader@example.com / trader-password)
 """
 from __future__ import annotations
@@ -48,7 +48,7 @@ class FloodUser(HttpUser):
     def on_start(self) -> None:
         self._pace = constant_throughput(sh.env_float("FLOOD_RPS", 20.0, minimum=0.0, allow_equal=False))
         self.path = _flood_path()
-        sh.with_address(self, sh.env_str("FLOOD_IP", "203.0.113.66"))
+        sh.with_address(self, sh.loopback_address(sh.env_str("FLOOD_IP", "127.0.0.66"), "FLOOD_IP"))
         self.token: str | None = None
         self._last_login = float("-inf")
 
@@ -74,7 +74,7 @@ class NormalUser(HttpUser):
     def on_start(self) -> None:
         self._pace = constant_throughput(sh.env_float("NORMAL_RPS", 2.0, minimum=0.0, allow_equal=False))
         self.path = _flood_path()
-        sh.with_address(self, sh.client_address("198.18.0", "NORMAL_CLIENT_IP"))
+        sh.with_address(self, sh.client_address("127.5", "NORMAL_CLIENT_IP"))
         self.token: str | None = None
 
     def wait_time(self) -> float:

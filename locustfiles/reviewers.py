@@ -13,7 +13,7 @@ Environment (read when each user starts):
   REVIEW_MIN_QUALITY   approve (1) when quality >= this, else reject (0) (default 0.5)
   REVIEW_BATCH         at most this many decisions per task (default 3; 0 = only read the queue)
   REVIEW_QUEUE         how many of the newest pending signals a reviewer looks at (default 100, max 1000)
-  REVIEW_CLIENT_IP     one X-Forwarded-For address for every reviewer; default each its own 198.51.100.<n>
+  REVIEW_CLIENT_IP     one loopback source address for every reviewer; default each its own 127.6.<x>.<y>
   LOAD_EMAIL, LOAD_PASSWORD  the account (default trader@example.com / trader-password)
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ class ReviewerUser(HttpUser):
         self.min_quality = sh.env_float("REVIEW_MIN_QUALITY", 0.5, minimum=0.0)
         self.batch = sh.env_int("REVIEW_BATCH", 3, minimum=0)
         self.queue = sh.env_int("REVIEW_QUEUE", 100, minimum=1)
-        sh.with_address(self, sh.client_address("198.51.100", "REVIEW_CLIENT_IP"))
+        sh.with_address(self, sh.client_address("127.6", "REVIEW_CLIENT_IP"))
         self.token: str | None = None
 
     def wait_time(self) -> float:

@@ -21,7 +21,7 @@ Environment (read when each user starts):
   WEBHOOK_SECRET     signing secret (default whsec_alertdrill_test, the stack's backend/.env value)
   WEBHOOK_RPS        deliveries/s per user, via constant_throughput (default 1)
   WEBHOOK_AMOUNT     amount_total of the events, in cents (default 4900)
-  WEBHOOK_CLIENT_IP  one X-Forwarded-For address for every user; default each its own 198.18.1.<n>
+  WEBHOOK_CLIENT_IP  one loopback source address for every user; default each its own 127.7.<x>.<y>
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class StripeUser(HttpUser):
         self.event_id: str | None = None
         if self.mode == "replay":
             self.event_id = sh.env_str("WEBHOOK_EVENT_ID", "") or _process_event_id()
-        sh.with_address(self, sh.client_address("198.18.1", "WEBHOOK_CLIENT_IP"))
+        sh.with_address(self, sh.client_address("127.7", "WEBHOOK_CLIENT_IP"))
 
     def wait_time(self) -> float:
         return self._pace(self)

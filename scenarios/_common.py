@@ -44,10 +44,10 @@ def signal_list_served(ctx, under: float = 1.0) -> str:
     """A trader logs in and the dashboard's signal list (GET /api/v1/signals) answers 200 in time."""
     from alertdrill.target.platform import PlatformClient
 
-    client = PlatformClient(ctx.endpoints.backend, forwarded_for="198.51.100.30")
+    client = PlatformClient(ctx.endpoints.backend, source_address="127.0.0.30")
     try:
         token = client.login()
     finally:
         client.close()
     return served_quickly(ctx, "/api/v1/signals?limit=20", under=under, headers={
-        "Authorization": f"Bearer {token}", "X-Forwarded-For": "198.51.100.30"})
+        "Authorization": f"Bearer {token}"})

@@ -101,7 +101,7 @@ def acks_exactly_once(ctx: DrillContext, ack_log: Path) -> str:
 
 def run(d: Drill, ctx: DrillContext) -> None:
     """The drill, also run by tests/drill against deliberately broken alerting."""
-    client = PlatformClient(ctx.endpoints.backend, forwarded_for="198.51.100.40")
+    client = PlatformClient(ctx.endpoints.backend, source_address="127.0.0.40")
     devices = [client.register_device() for _ in range(4)]
     client.close()
     creds, ack_log = d.workdir / "ea-credentials.json", d.workdir / "ea-acks.log"

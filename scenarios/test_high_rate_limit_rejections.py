@@ -1,7 +1,7 @@
 """HighRateLimitRejections (warning): one client address floods a route.
 
-A scraper at 203.0.113.66 (a spoofed X-Forwarded-For, as the backend sits behind a proxy) hammers
-/api/v1/signals at 30 requests/s against a limit of 120 per minute: the limiter blocks ~28/s. Runbook:
+A scraper at 127.0.0.66 (its own loopback source address; the backend knows clients by their peer
+address and trusts no X-Forwarded-For in the reference stack) hammers /api/v1/signals at 30 requests/s against a limit of 120 per minute: the limiter blocks ~28/s. Runbook:
 the per-route query and the rate_limit log lines name the route and the address; remediation "add the
 abusive address to the denylist" (read live, no restart). Other clients are served throughout.
 """
@@ -24,7 +24,7 @@ from scenarios._common import SLACK
 pytestmark = pytest.mark.drill
 
 ROUTE = "/signals"
-ABUSER = "203.0.113.66"
+ABUSER = "127.0.0.66"
 EXPECTATION = AlertExpectation(
     alertname="HighRateLimitRejections",
     severity="warning",

@@ -29,7 +29,7 @@ from scenarios._common import PAGED_REVENUE
 
 pytestmark = pytest.mark.drill
 
-REPLAYER = "203.0.113.99"
+REPLAYER = "127.0.0.99"
 EVENT_ID = "evt_alertdrill_replayed_checkout"
 EXPECTATION = AlertExpectation(
     alertname="PaymentWebhookFailures",

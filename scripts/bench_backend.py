@@ -7,9 +7,11 @@ bounded request count and concurrency) and prints requests/s and latency percent
 
     .venv/bin/python scripts/bench_backend.py --url http://127.0.0.1:8000 --requests 3000 --concurrency 32
 
-The limiter counts per client address and route: with RATE_LIMIT_PER_MINUTE=120 most requests would be
-429s, so each request carries a distinct X-Forwarded-For from 198.18.0.0/15 (the benchmarking range)
-unless --no-spread-ip is given; 429s are reported separately in any case.
+The limiter counts per client address and route, and the address is the TCP peer (X-Forwarded-For counts
+only from the backend's TRUSTED_PROXIES): against a backend with RATE_LIMIT_PER_MINUTE=120 most requests
+are 429s (reported separately) unless its limit is raised, or its TRUSTED_PROXIES includes 127.0.0.1 so
+that the distinct X-Forwarded-For each request carries from 198.18.0.0/15 (unless --no-spread-ip) counts.
+The httpx client here is itself the bottleneck: scripts/bench_wrk.py measures with wrk.
 --database-url / --redis-url are optional: when given, the script prints row/key counts before and after.
 """
 from __future__ import annotations

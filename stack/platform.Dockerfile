@@ -14,6 +14,8 @@ RUN --mount=type=secret,id=ca_bundle,required=false \
     pip install --no-cache-dir -q -r /tmp/req/platform-requirements.txt -r /tmp/req/requirements.txt
 WORKDIR /app
 COPY backend /app/backend
+# The runbook's `docker exec backend denylist-add "$ABUSIVE_IP"` (validates the address; no shell involved).
+RUN ln -s /app/backend/bin/denylist-add /usr/local/bin/denylist-add
 COPY signal_generator /app/signal_generator
 COPY vendor /app/vendor
 COPY alert_sink /app/alert_sink

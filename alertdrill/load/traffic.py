@@ -36,8 +36,8 @@ class TrafficLog:
 
 class CustomerTraffic:
     def __init__(self, backend_url: str, *, period: float = 2.0, max_seconds: float = 600,
-                 forwarded_for: str = "198.51.100.20") -> None:
-        self.client = PlatformClient(backend_url, forwarded_for=forwarded_for, timeout=5.0)
+                 source_address: str = "127.0.0.20") -> None:
+        self.client = PlatformClient(backend_url, source_address=source_address, timeout=5.0)
         self.period, self.max_seconds = period, max_seconds
         self.log = TrafficLog()
         self.device: Device | None = None

@@ -29,9 +29,12 @@ class Device:
 
 
 class PlatformClient:
-    def __init__(self, base_url: str, *, forwarded_for: str | None = None, timeout: float = 10.0) -> None:
-        headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, headers=headers)
+    def __init__(self, base_url: str, *, source_address: str | None = None, timeout: float = 10.0) -> None:
+        """source_address: the local address the client connects from (any 127.x.y.z on Linux when the
+        platform is on 127.0.0.1): the backend knows a client by its TCP peer address, not by a header."""
+        transport = httpx.HTTPTransport(local_address=source_address) if source_address else None
+        self.source_address = source_address
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
         self.token: str | None = None
 
     def close(self) -> None:

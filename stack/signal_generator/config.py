@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,12 @@ DEFAULTS: dict[str, str] = {
     "MIN_SIGNAL_QUALITY": "0.0",
     "SIGNAL_GENERATOR_PORT": "8001",
     "FORWARDED_FOR": "",
+    # Local address the generator connects to the backend from (e.g. 127.0.0.21); empty: the OS picks.
+    "SIGNAL_SOURCE_ADDRESS": "",
+    # Journal of the ledger and the undelivered backlog, replayed at start so a restart loses nothing
+    # (relative to the working directory: /app/signal_generator/state/ in the image, kept across
+    # `docker compose restart`); "none" keeps everything in memory only.
+    "SIGNAL_STATE_FILE": "signal_generator/state/journal.jsonl",
     "SIGNAL_HTTP_TIMEOUT": "5.0",
     "SIGNAL_DELIVERY_CONCURRENCY": "4",
     "SIGNAL_RETRY_MAX_BACKOFF": "2.0",
@@ -66,6 +73,8 @@ class Config:
     min_quality: float
     port: int
     forwarded_for: str
+    source_address: str
+    state_file: str
     http_timeout: float
     concurrency: int
     max_backoff: float
@@ -129,6 +138,13 @@ def load_config(environ: dict[str, str] | None = None) -> Config:
     if not backend_url.startswith(("http://", "https://")):
         raise ConfigError(f"BACKEND_URL={backend_url!r} must be an http(s) URL")
 
+    source_address = get("SIGNAL_SOURCE_ADDRESS")
+    if source_address:
+        try:
+            source_address = str(ipaddress.ip_address(source_address))
+        except ValueError:
+            raise ConfigError(f"SIGNAL_SOURCE_ADDRESS={source_address!r} is not an IP address") from None
+
     return Config(
         backend_url=backend_url,
         api_key=get("SIGNAL_API_KEY"),
@@ -137,6 +153,8 @@ def load_config(environ: dict[str, str] | None = None) -> Config:
         min_quality=num("MIN_SIGNAL_QUALITY", float, 0.0, 1.0),
         port=num("SIGNAL_GENERATOR_PORT", int, 0, 65535),
         forwarded_for=get("FORWARDED_FOR"),
+        source_address=source_address,
+        state_file="" if get("SIGNAL_STATE_FILE").lower() in ("none", "off") else get("SIGNAL_STATE_FILE"),
         http_timeout=num("SIGNAL_HTTP_TIMEOUT", float, 0.05),
         concurrency=num("SIGNAL_DELIVERY_CONCURRENCY", int, 1, 64),
         max_backoff=num("SIGNAL_RETRY_MAX_BACKOFF", float, 0.01),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import logging
+import os
 import random
 import signal
 import socket
@@ -13,6 +15,7 @@ import sys
 import time
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -79,6 +82,88 @@ class Metrics:
         self.backlog = Gauge("signal_backlog", "Signals generated but not yet acknowledged by the backend", registry=r)
 
 
+class Journal:
+    """Append-only JSON lines of what the generator must not forget across a restart:
+    {"g": [client_ref, generated_at, signal|null]} when a signal is generated (the signal itself while it
+    awaits delivery) and {"s": [client_ref, state]} when its state changes. Each line is flushed to the OS
+    as it is written (it survives a crash or SIGKILL of the process; the container's filesystem survives
+    `docker compose restart`). Replayed at start, then compacted to the current ledger and backlog; a torn
+    last line (a crash mid-write) is skipped."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self._fh = None
+        self.lines = 0
+
+    def load(self) -> tuple[collections.OrderedDict, dict[str, dict]]:
+        ledger: collections.OrderedDict[str, list] = collections.OrderedDict()
+        unacked: dict[str, dict] = {}
+        try:
+            fh = open(self.path, encoding="utf-8")
+        except FileNotFoundError:
+            return ledger, unacked
+        with fh:
+            for line in fh:
+                try:
+                    rec = json.loads(line)
+                    if "g" in rec:
+                        ref, at, sig = rec["g"]
+                        ledger[ref] = [float(at), "pending" if sig else "filtered"]
+                        if sig:
+                            unacked[ref] = sig
+                    elif "s" in rec:
+                        ref, state = rec["s"]
+                        if ref in ledger:
+                            ledger[ref][1] = state
+                        if state != "pending":
+                            unacked.pop(ref, None)
+                except (ValueError, TypeError, KeyError):
+                    log.warning("state journal line skipped (torn write?) path=%s", self.path)
+        while len(ledger) > LEDGER_SIZE:
+            ledger.popitem(last=False)
+        return ledger, unacked
+
+    def rewrite(self, ledger: collections.OrderedDict, unacked: dict[str, dict]) -> None:
+        """Replace the journal with the current state (written aside, then renamed over it)."""
+        self.close()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        lines = 0
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for ref, (at, state) in ledger.items():
+                fh.write(json.dumps({"g": [ref, at, unacked.get(ref)]}) + "\n")
+                lines += 1
+                if state not in ("pending", "filtered"):
+                    fh.write(json.dumps({"s": [ref, state]}) + "\n")
+                    lines += 1
+            for ref, sig in unacked.items():  # still undelivered but aged out of the ledger
+                if ref not in ledger:
+                    fh.write(json.dumps({"g": [ref, time.time(), sig]}) + "\n")
+                    lines += 1
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        self.lines = lines
+        self._fh = open(self.path, "a", encoding="utf-8")
+
+    def append(self, rec: dict) -> None:
+        if self._fh is None:
+            return
+        try:
+            self._fh.write(json.dumps(rec) + "\n")
+            self._fh.flush()
+            self.lines += 1
+        except OSError as exc:
+            if self._fh is not None:
+                log.error("state journal write failed path=%s: %s", self.path, exc)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                self._fh.close()
+            self._fh = None
+
+
 class SignalService:
     def __init__(self, cfg: Config, rng: random.Random | None = None) -> None:
         self.cfg = cfg
@@ -87,6 +172,9 @@ class SignalService:
         self.pending: collections.deque[dict] = collections.deque()
         # client_ref -> [generated_at unix, state]; what each signal became, for audits after an outage
         self.ledger: collections.OrderedDict[str, list] = collections.OrderedDict()
+        # client_ref -> signal, for every signal not yet acknowledged (queued or in flight)
+        self.unacked: dict[str, dict] = {}
+        self.journal = Journal(cfg.state_file) if cfg.state_file else None
         self.inflight = 0
         self._wakeup = asyncio.Event()
         self.counts = collections.Counter()
@@ -138,14 +226,39 @@ class SignalService:
             "last_error": self.last_error,
         }
 
-    def _record(self, client_ref: str, state: str) -> None:
+    def _record(self, client_ref: str, state: str, sig: dict | None = None) -> None:
         entry = self.ledger.get(client_ref)
         if entry is None:
-            self.ledger[client_ref] = [time.time(), state]
+            at = time.time()
+            self.ledger[client_ref] = [at, state]
             while len(self.ledger) > LEDGER_SIZE:
                 self.ledger.popitem(last=False)
+            if self.journal:
+                self.journal.append({"g": [client_ref, at, sig if state == "pending" else None]})
         else:
             entry[1] = state
+            if self.journal:
+                self.journal.append({"s": [client_ref, state]})
+        if state == "pending" and sig is not None:
+            self.unacked[client_ref] = sig
+        elif state != "pending":
+            self.unacked.pop(client_ref, None)
+        if self.journal and self.journal.lines > 3 * LEDGER_SIZE:
+            self.journal.rewrite(self.ledger, self.unacked)
+
+    def restore(self) -> int:
+        """Replay the journal: the ledger comes back, and every signal still pending goes back in the
+        backlog (oldest first). Returns how many were restored to the backlog."""
+        if not self.journal:
+            return 0
+        self.ledger, self.unacked = self.journal.load()
+        for sig in self.unacked.values():
+            self.pending.append(sig)
+        self.journal.rewrite(self.ledger, self.unacked)
+        self._update_backlog()
+        if self.pending:
+            self._wakeup.set()
+        return len(self.pending)
 
     def ledger_since(self, since: float) -> list[dict]:
         return [{"client_ref": ref, "generated_at": at, "state": state}
@@ -153,14 +266,14 @@ class SignalService:
 
     def generate_one(self) -> None:
         sig = self.make_signal()
-        self._record(sig["client_ref"], "pending")
+        filtered = self.cfg.min_quality > 0 and sig["quality"] < self.cfg.min_quality
+        self._record(sig["client_ref"], "filtered" if filtered else "pending", sig)
         self.counts["generated"] += 1
         self.metrics.generated.inc()
         log.debug("generated client_ref=%s instrument=%s side=%s price=%s quality=%s",
                   sig["client_ref"], sig["instrument"], sig["side"], sig["price"], sig["quality"])
-        if self.cfg.min_quality > 0 and sig["quality"] < self.cfg.min_quality:
+        if filtered:
             self.counts["filtered"] += 1
-            self._record(sig["client_ref"], "filtered")
             self.metrics.filtered.inc()
             log.info("filtered client_ref=%s instrument=%s quality=%.4f min_quality=%s",
                      sig["client_ref"], sig["instrument"], sig["quality"], self.cfg.min_quality)
@@ -274,8 +387,11 @@ class SignalService:
         headers = {"X-API-Key": self.cfg.api_key, "User-Agent": "signal-generator/1.0"}
         if self.cfg.forwarded_for:
             headers["X-Forwarded-For"] = self.cfg.forwarded_for
+        transport = None
+        if self.cfg.source_address:
+            transport = httpx.AsyncHTTPTransport(local_address=self.cfg.source_address)
         self._client = httpx.AsyncClient(
-            headers=headers,
+            headers=headers, transport=transport,
             timeout=httpx.Timeout(self.cfg.http_timeout),
             limits=httpx.Limits(max_connections=self.cfg.concurrency + 2, max_keepalive_connections=self.cfg.concurrency),
             trust_env=False,  # loopback only; never route through a proxy from the environment
@@ -291,6 +407,8 @@ class SignalService:
         if self._client is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._client.aclose(), 1.0)
+        if self.journal:
+            self.journal.close()
         self._update_backlog()
 
 
@@ -358,6 +476,9 @@ async def run(cfg: Config) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _on_signal, sig.name)
 
+    restored = svc.restore()
+    if svc.journal:
+        log.info("state journal path=%s ledger=%d restored_backlog=%d", svc.journal.path, len(svc.ledger), restored)
     server_task = asyncio.create_task(server.serve(sockets=[sock]), name="http")
     await svc.start()
     log.info("started port=%d backend=%s interval=%ss quality_mode=%s min_quality=%s",
@@ -371,8 +492,10 @@ async def run(cfg: Config) -> int:
         rc = 1
     await svc.stop()
     s = svc.status()
-    log.info("stopping signal=%s generated=%d delivered=%d filtered=%d rejected=%d backlog=%d (undelivered, lost on exit)",
-             received[0] if received else "none", s["generated"], s["delivered"], s["filtered"], s["rejected"], s["backlog"])
+    kept = f"kept in {svc.journal.path}, delivered after restart" if svc.journal else "undelivered, lost on exit"
+    log.info("stopping signal=%s generated=%d delivered=%d filtered=%d rejected=%d backlog=%d (%s)",
+             received[0] if received else "none", s["generated"], s["delivered"], s["filtered"], s["rejected"], s["backlog"],
+             kept)
     server.should_exit = True
     with contextlib.suppress(Exception, asyncio.TimeoutError):
         await asyncio.wait_for(server_task, 2.0)

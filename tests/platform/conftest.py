@@ -194,7 +194,8 @@ class Backend:
     def start(self, timeout: float = 30.0) -> None:
         self._log_fh = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [PYTHON, "-m", "uvicorn", "backend.app.main:app", "--host", "127.0.0.1", "--port", str(self.port)],
+            [PYTHON, "-m", "uvicorn", "backend.app.main:app", "--host", "127.0.0.1", "--port", str(self.port),
+             "--no-proxy-headers"],
             cwd=self.cwd, env=self.env, stdout=self._log_fh, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         last = None
@@ -382,10 +383,17 @@ def new_signal(c: httpx.Client, **over) -> dict:
     return r.json()
 
 
+def client_from(base_url: str, source_ip: str, **kw) -> httpx.Client:
+    """An HTTP client whose connections come from `source_ip` (any 127.x.y.z can be bound on Linux): how the
+    tests give simulated clients their own address now that X-Forwarded-For is not trusted by default."""
+    return httpx.Client(base_url=base_url, transport=httpx.HTTPTransport(local_address=source_ip),
+                        timeout=kw.pop("timeout", 10), **kw)
+
+
 @pytest.fixture(scope="session")
 def h():
     """Helpers for test modules (used instead of `from conftest import ...`, which is ambiguous when
     several conftest.py files exist under tests/)."""
     from types import SimpleNamespace
     return SimpleNamespace(login=login, new_signal=new_signal, parse_metric=parse_metric, SIGNAL_KEY=SIGNAL_KEY,
-                           free_port=free_port)
+                           free_port=free_port, client_from=client_from)

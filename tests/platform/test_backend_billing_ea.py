@@ -166,7 +166,7 @@ def test_ea_errors(h, client, backend, device, redis_alive):
     assert poll(client, device, nonce=nonce).status_code == 200
     r = poll(client, device, nonce=nonce)
     assert r.status_code == 409 and r.json()["error_type"] == "nonce_replay"
-    assert 0 < redis_alive.client().ttl(f"nonce:{device['device_id']}_{nonce}") <= 300
+    assert 299 <= redis_alive.client().ttl(f"nonce:{device['device_id']}_{nonce}") <= 302  # ts + skew - now
     # stale / future timestamp, unknown device, missing headers
     for r in (poll(client, device, ts=int(time.time()) - 301), poll(client, device, ts=int(time.time()) + 400),
               poll(client, {"device_id": "dev_unknown", "secret": "x"}),
@@ -217,3 +217,104 @@ def test_ea_redis_down_is_timeout(h, client, backend, device, redis_server):
         assert backend.metric("ea_errors_total", {"endpoint": "/ea/poll", "error_type": "timeout"}) >= 1
     finally:
         redis_server.start()
+
+
+# ------------------------------------------------------------------ exactly once under crashes
+def test_webhook_crash_between_key_and_commit_is_retried(h, make_backend, redis_alive, pg, pg_conn):
+    """SIGKILL the backend while the payment's transaction is open (the webhook_events row written, the
+    payment insert waiting on a lock, nothing committed): the provider's retry stores the payment once.
+
+    (Before: the idempotency key was set in Redis first, so this retry was answered "duplicate" and the
+    payment was never stored.)"""
+    import signal
+    import threading
+
+    import httpx
+    import psycopg
+
+    victim = make_backend()
+    payload = checkout_event(amount=7100)
+    eid = json.loads(payload)["id"]
+    locker = psycopg.connect(pg.url)
+    locker.execute("LOCK TABLE payments IN ACCESS EXCLUSIVE MODE")  # the commit point cannot be reached
+    answer: dict = {}
+
+    def deliver():
+        try:
+            answer["r"] = httpx.post(victim.url + "/api/v1/billing/webhook", content=payload, timeout=30,
+                                     headers={"Content-Type": "application/json", "Stripe-Signature": stripe_sig(payload)})
+        except httpx.HTTPError as exc:
+            answer["error"] = exc
+
+    t = threading.Thread(target=deliver)
+    t.start()
+    try:
+        # wait until the backend's transaction is blocked on the payments insert
+        deadline = time.time() + 20
+        while time.time() < deadline and not pg_conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO payments%%'"
+        ).fetchone()[0]:
+            time.sleep(0.05)
+        assert pg_conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                               " AND query LIKE 'INSERT INTO payments%%'").fetchone()[0] == 1
+        victim.proc.send_signal(signal.SIGKILL)  # the crash, between "seen" and the commit
+        victim.proc.wait(10)
+        t.join(30)
+        assert "error" in answer  # the provider saw no answer: it will retry
+    finally:
+        locker.rollback()
+        locker.close()
+    # The dead client's transaction is rolled back by Postgres; the provider's retry reaches a new process.
+    survivor = make_backend()
+    r = httpx.post(survivor.url + "/api/v1/billing/webhook", content=payload, timeout=30,
+                   headers={"Content-Type": "application/json", "Stripe-Signature": stripe_sig(payload)})
+    assert r.status_code == 200 and r.json()["status"] == "processed", r.text
+    r = httpx.post(survivor.url + "/api/v1/billing/webhook", content=payload, timeout=30,
+                   headers={"Content-Type": "application/json", "Stripe-Signature": stripe_sig(payload)})
+    assert r.status_code == 200 and r.json()["status"] == "duplicate", r.text
+    assert pg_conn.execute("SELECT customer, amount FROM payments WHERE event_id = %s", (eid,)).fetchall() == [
+        ("cus_123", 7100)]
+    assert pg_conn.execute("SELECT count(*) FROM webhook_events WHERE event_id = %s", (eid,)).fetchone()[0] == 1
+
+
+def test_webhook_idempotency_key_only_after_commit(h, client, redis_alive, pg_conn):
+    """A failed commit leaves no key (nothing to release): the retry is processed."""
+    payload = checkout_event()
+    eid = json.loads(payload)["id"]
+    pg_conn.execute("ALTER TABLE payments ADD CONSTRAINT drill_block2 CHECK (amount < 0) NOT VALID")
+    try:
+        assert post_webhook(client, payload, stripe_sig(payload)).status_code == 503
+        assert redis_alive.client().exists(f"idempotent:{eid}") == 0
+    finally:
+        pg_conn.execute("ALTER TABLE payments DROP CONSTRAINT drill_block2")
+    assert post_webhook(client, payload, stripe_sig(payload)).json()["status"] == "processed"
+    assert redis_alive.client().exists(f"idempotent:{eid}") == 1
+
+
+# ------------------------------------------------------------------ replay windows
+def test_webhook_timestamp_window(h, client, backend):
+    """Signed timestamps are accepted within WEBHOOK_TOLERANCE_SECONDS (300) on both sides."""
+    now = int(time.time())
+    for t, ok in ((now - 250, True), (now + 250, True), (now - 400, False), (now + 400, False),
+                  (now + 10 ** 9, False)):
+        payload = checkout_event()
+        r = post_webhook(client, payload, stripe_sig(payload, t=t))
+        assert (r.status_code == 200) is ok, (t - now, r.status_code, r.text)
+        if not ok:
+            assert r.status_code == 400 and r.json()["detail"].startswith("invalid signature")
+    assert "webhook invalid_signature reason=future_timestamp" in backend.logs()
+
+
+def test_ea_nonce_outlives_the_skew_window(h, client, device, redis_alive):
+    """A request stamped up to EA_MAX_SKEW_SECONDS in the future is accepted, and its nonce is kept until
+    that timestamp is stale too: it can never be replayed inside the window."""
+    now = int(time.time())
+    for ts in (now + 290, now - 290, now):
+        nonce = "w" + secrets.token_hex(6)
+        assert poll(client, device, ts=ts, nonce=nonce).status_code == 200
+        ttl = redis_alive.client().ttl(f"nonce:{device['device_id']}_{nonce}")
+        # accepted until ts + 300 (checked against the clock): the nonce must live at least that long
+        assert ttl >= ts + 300 - time.time(), (ts - now, ttl)
+        assert ttl <= 2 * 300 + 2
+        r = poll(client, device, ts=ts, nonce=nonce)
+        assert r.status_code == 409 and r.json()["error_type"] == "nonce_replay"

@@ -6,12 +6,16 @@ import concurrent.futures as cf
 import json
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
 pytestmark = pytest.mark.platform
+
+REPO = Path(__file__).resolve().parents[2]
+STACK = REPO / "stack"
 
 
 def wait_for(pred, timeout: float, interval: float = 0.05):
@@ -31,38 +35,45 @@ def avoid_minute_boundary(margin: float = 4.0) -> None:
         time.sleep(left + 0.2)
 
 
+def loopback(n: int | None = None) -> str:
+    """A loopback address of its own for one simulated client (bound as the connection's source)."""
+    n = uuid.uuid4().int % 60000 if n is None else n
+    return f"127.{10 + n // 65536 % 200}.{n // 256 % 256}.{n % 254 + 1}"
+
+
 def test_rate_limit_env_restart_and_precedence(h, make_backend, redis_alive):
     b = make_backend(dotenv={"RATE_LIMIT_PER_MINUTE": "5"})
     assert "config key=RATE_LIMIT_PER_MINUTE value=5 source=backend/.env" in b.logs()
-    ip = f"203.0.113.{uuid.uuid4().int % 200 + 1}"
+    ip = loopback()
     avoid_minute_boundary()
-    with httpx.Client(base_url=b.url, timeout=10) as c:
-        codes = [c.get("/api/v1/approvals", headers={"X-Forwarded-For": f"{ip}, 10.0.0.1"}).status_code
-                 for _ in range(7)]
+    with h.client_from(b.url, ip) as c, h.client_from(b.url, loopback()) as other:
+        # X-Forwarded-For from an untrusted peer changes nothing: rotating it does not escape the limit
+        codes = [c.get("/api/v1/approvals", headers={"X-Forwarded-For": f"198.18.0.{i + 1}"}).status_code
+                 for i in range(7)]
         assert codes == [200] * 5 + [429] * 2
-        r = c.get("/api/v1/approvals", headers={"X-Forwarded-For": ip})
+        r = c.get("/api/v1/approvals")
         assert r.status_code == 429 and r.json()["detail"] == "rate limit exceeded"
         # per route and per address
-        assert c.get("/api/v1/devices", headers={"X-Forwarded-For": ip}).status_code == 200
-        assert c.get("/api/v1/approvals", headers={"X-Forwarded-For": "192.0.2.200"}).status_code == 200
+        assert c.get("/api/v1/devices").status_code == 200
+        assert other.get("/api/v1/approvals").status_code == 200
         assert b.metric("ratelimit_block_total", {"route": "/approvals"}) == 3
         assert b.metric("errors_total", {"endpoint": "/approvals"}) == 0
         minute = int(time.time() // 60)
         assert int(redis_alive.client().get(f"rl:{ip}:/approvals:{minute}")) == 8
         assert 0 < redis_alive.client().ttl(f"rl:{ip}:/approvals:{minute}") <= 60
     assert f"WARNING rate_limit ip={ip} route=/approvals" in b.logs()
+    assert "ip=198.18.0." not in b.logs()  # nobody was framed
     # the runbook remedy: edit backend/.env, restart backend
     b.edit_env({"RATE_LIMIT_PER_MINUTE": "50"})
     b.restart()
     assert "config key=RATE_LIMIT_PER_MINUTE value=50 source=backend/.env" in b.logs()
-    with httpx.Client(base_url=b.url, timeout=10) as c:
-        assert c.get("/api/v1/approvals", headers={"X-Forwarded-For": ip}).status_code == 200
+    with h.client_from(b.url, ip) as c:
+        assert c.get("/api/v1/approvals").status_code == 200
     # the environment wins over backend/.env
     b2 = make_backend(dotenv={"RATE_LIMIT_PER_MINUTE": "5"}, env={"RATE_LIMIT_PER_MINUTE": "2"})
     assert "config key=RATE_LIMIT_PER_MINUTE value=2 source=env" in b2.logs()
-    ip2 = f"198.51.100.{uuid.uuid4().int % 200 + 1}"
-    with httpx.Client(base_url=b2.url, timeout=10) as c:
-        codes = [c.get("/api/v1/devices", headers={"X-Forwarded-For": ip2}).status_code for _ in range(3)]
+    with h.client_from(b2.url, loopback()) as c:
+        codes = [c.get("/api/v1/devices").status_code for _ in range(3)]
     assert codes == [200, 200, 429]
 
 
@@ -70,9 +81,8 @@ def test_rate_limiter_fails_open_without_redis(h, make_backend, redis_server):
     b = make_backend(dotenv={"RATE_LIMIT_PER_MINUTE": "2"})
     redis_server.stop()
     try:
-        with httpx.Client(base_url=b.url, timeout=10) as c:
-            codes = [c.get("/api/v1/approvals", headers={"X-Forwarded-For": "192.0.2.50"}).status_code
-                     for _ in range(5)]
+        with h.client_from(b.url, loopback()) as c:
+            codes = [c.get("/api/v1/approvals").status_code for _ in range(5)]
         assert codes == [200] * 5
         assert "rate_limit failing open" in b.logs()
     finally:
@@ -80,19 +90,65 @@ def test_rate_limiter_fails_open_without_redis(h, make_backend, redis_server):
 
 
 def test_denylist_edit_without_restart(h, client, backend):
-    bad = "198.51.100.66"
-    assert client.get("/api/v1/approvals", headers={"X-Forwarded-For": bad}).status_code == 200
-    backend.denylist.write_text(backend.denylist.read_text() + f"{bad}  # scraper, ticket 42\n")
-    r = wait_for(lambda: (x := client.get("/api/v1/approvals", headers={"X-Forwarded-For": bad})).status_code == 403
-                 and x, 3)
-    assert r and r.json() == {"detail": "address blocked"}
-    # blocked before auth / signatures / rate limiting, on every API route
-    assert client.post("/api/v1/auth/login", json={}, headers={"X-Forwarded-For": bad}).status_code == 403
-    assert client.get("/api/v1/approvals", headers={"X-Forwarded-For": "192.0.2.1"}).status_code == 200
-    assert client.get("/health", headers={"X-Forwarded-For": bad}).status_code == 200  # probes unaffected
+    bad = loopback()
+    with h.client_from(backend.url, bad) as c, h.client_from(backend.url, loopback()) as other:
+        assert c.get("/api/v1/approvals").status_code == 200
+        backend.denylist.write_text(backend.denylist.read_text() + f"{bad}  # scraper, ticket 42\n")
+        r = wait_for(lambda: (x := c.get("/api/v1/approvals")).status_code == 403 and x, 3)
+        assert r and r.json() == {"detail": "address blocked"}
+        # blocked before auth / signatures / rate limiting, on every API route; a forwarded-for header
+        # naming someone else (put before or after) does not get the blocked peer through
+        assert c.post("/api/v1/auth/login", json={}).status_code == 403
+        for xff in ("192.0.2.1", f"192.0.2.1, {bad}", f"{bad}, 192.0.2.1"):
+            assert c.get("/api/v1/approvals", headers={"X-Forwarded-For": xff}).status_code == 403
+        assert other.get("/api/v1/approvals").status_code == 200
+        # ... nor can anyone else be framed: a blocked address in a header blocks nobody
+        assert other.get("/api/v1/approvals", headers={"X-Forwarded-For": bad}).status_code == 200
+        assert c.get("/health").status_code == 200  # probes unaffected
+        backend.denylist.write_text("# emptied\n")
+        assert wait_for(lambda: c.get("/api/v1/approvals").status_code == 200, 3)
+    assert f"denylist blocked ip={bad}" in backend.logs()
+
+
+def test_denylist_networks_and_canonical_form(h, client, backend):
+    a, b = loopback(), loopback()
+    net = a.rsplit(".", 1)[0] + ".0/24"
+    with h.client_from(backend.url, a) as ca:
+        backend.denylist.write_text(f"not-an-address\n{net}\n")
+        assert wait_for(lambda: ca.get("/api/v1/approvals").status_code == 403, 3)
+    assert "denylist entry ignored not an address or network" in backend.logs()
     backend.denylist.write_text("# emptied\n")
-    assert wait_for(lambda: client.get("/api/v1/approvals", headers={"X-Forwarded-For": bad}).status_code == 200, 3)
-    assert "denylist blocked ip=198.51.100.66" in backend.logs()
+    with h.client_from(backend.url, a) as ca:
+        assert wait_for(lambda: ca.get("/api/v1/approvals").status_code == 200, 3)
+
+
+def test_trusted_proxies_forwarded_for(h, make_backend, redis_alive):
+    """TRUSTED_PROXIES: X-Forwarded-For honoured only from those peers, read right to left."""
+    proxy = loopback()
+    be = make_backend(dotenv={"RATE_LIMIT_PER_MINUTE": "3", "TRUSTED_PROXIES": f"{proxy}, 127.200.0.0/16, junk"})
+    avoid_minute_boundary()
+    client_a, direct_ip = f"203.0.113.{uuid.uuid4().int % 200 + 1}", loopback()
+    with h.client_from(be.url, proxy) as via_proxy, h.client_from(be.url, direct_ip) as direct:
+        # behind the proxy each client has its own budget, named by the proxy's appended hop
+        codes = [via_proxy.get("/api/v1/devices", headers={"X-Forwarded-For": client_a}).status_code
+                 for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        # whatever the client put to the left of the proxy's hop is ignored (no escape, no framing)
+        assert via_proxy.get("/api/v1/devices", headers={"X-Forwarded-For": f"198.51.100.9, {client_a}"}
+                             ).status_code == 429
+        # a chain of trusted proxies is walked through; a malformed hop stops at the proxy before it
+        assert via_proxy.get("/api/v1/devices", headers={"X-Forwarded-For": f"{client_a}, 127.200.1.1"}
+                             ).status_code == 429
+        assert via_proxy.get("/api/v1/approvals", headers={"X-Forwarded-For": "not-an-ip"}).status_code == 200
+        # a peer that is not a trusted proxy: the header is ignored, the peer is the client
+        codes = [direct.get("/api/v1/devices", headers={"X-Forwarded-For": f"198.18.5.{i}"}).status_code
+                 for i in range(4)]
+        assert codes == [200, 200, 200, 429]
+    logs = be.logs()
+    assert "config TRUSTED_PROXIES entry ignored not an address or network entry=junk" in logs
+    assert f"rate_limit ip={client_a} route=/devices" in logs
+    assert f"rate_limit ip={direct_ip} route=/devices" in logs
+    assert "ip=198.51.100.9" not in logs and "ip=198.18.5." not in logs
 
 
 def test_pool_exhaustion(h, backend, auth, pg, redis_alive):
@@ -113,7 +169,7 @@ def test_pool_exhaustion(h, backend, auth, pg, redis_alive):
             assert backend.metric("db_connection_pool_waiting") >= 1
             with psycopg.connect(pg.url, autocommit=True) as c:
                 waiting = c.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
-                                    " AND wait_event_type = 'Lock' AND query LIKE 'SELECT id, instrument%%'"
+                                    " AND wait_event_type = 'Lock' AND query LIKE '%%SELECT id, instrument%%'"
                                     ).fetchone()[0]
             assert waiting == 10
             # the queued requests give up after DB_POOL_TIMEOUT (2 s) with 503
@@ -245,3 +301,41 @@ def test_bad_input_is_4xx_never_500(h, client, backend, auth, pg_conn):
                     for e in ("/signals", "/auth/login", "/billing/webhook", "/ea/ack", "/approvals/{signal_id}"))
     assert after_5xx == before_5xx
     assert "Traceback" not in backend.logs()
+
+
+def test_runbook_denylist_commands_pass_the_address_safely(h, backend, tmp_path):
+    """The runbook's denylist commands, run as written (bash, ABUSIVE_IP in the environment) with
+    `docker exec backend` standing for the backend's working directory: the address is validated by
+    denylist-add and never re-parsed by a shell."""
+    import subprocess
+
+    from alertdrill.runbook.parse import parse_runbook
+
+    rb = parse_runbook(REPO / "docs" / "runbook.md")
+    commands = [c for alert in ("HighRateLimitRejections", "PaymentWebhookFailures", "EAPollErrors")
+                for c in rb.section(alert).remediation_commands if "denylist" in c]
+    assert len(commands) == 3, commands
+    tool = STACK / "backend" / "bin" / "denylist-add"
+    marker = tmp_path / "pwned"
+    for cmd in commands:
+        assert cmd.startswith('docker exec backend denylist-add "${ABUSIVE_IP:?') and "sh -c" not in cmd, cmd
+        local = cmd.replace("docker exec backend denylist-add", str(tool), 1)
+
+        def run(value: str) -> subprocess.CompletedProcess:
+            return subprocess.run(["bash", "-c", local], cwd=backend.cwd, capture_output=True, text=True, timeout=30,
+                                  env={**backend.env, "ABUSIVE_IP": value})
+
+        before = backend.denylist.read_text()
+        for evil in (f"1.2.3.4; touch {marker}", f"$(touch {marker})", f"`touch {marker}`", "1.2.3.4\n5.6.7.8",
+                     "-rf", "", "203.0.113.7 #"):
+            r = run(evil)
+            assert r.returncode != 0, (evil, r.stdout, r.stderr)
+            assert backend.denylist.read_text() == before and not marker.exists(), evil
+        r = run("ip=127.0.0.77")  # as copied from a log line
+        assert r.returncode == 0, r.stderr
+        assert backend.denylist.read_text().splitlines()[-1] == "127.0.0.77"
+        assert run("127.0.0.77").returncode == 0
+        assert backend.denylist.read_text().count("127.0.0.77") == 1  # not added twice
+    with h.client_from(backend.url, "127.0.0.77") as c:
+        assert wait_for(lambda: c.get("/api/v1/approvals").status_code == 403, 3)
+    backend.denylist.write_text("# emptied\n")

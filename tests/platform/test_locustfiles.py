@@ -193,7 +193,7 @@ def test_ea_fleet_acks_exactly_once_and_follows_credentials_file(tmp_path, backe
 
 def test_flood_is_limited_and_normal_clients_are_not(tmp_path, make_backend, redis_alive, h):
     be = make_backend(dotenv={"RATE_LIMIT_PER_MINUTE": "30"})
-    flood_ip = f"203.0.113.{200 + secrets.randbelow(50)}"
+    flood_ip = f"127.66.0.{200 + secrets.randbelow(50)}"
     ld = load(tmp_path, "flood.py", be.url, users=3, env={"FLOOD_IP": flood_ip, "FLOOD_RPS": "40",
                                                           "NORMAL_RPS": "2"})
     stats = run_for(ld, 4.5)

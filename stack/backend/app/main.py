@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .core.config import get_settings
 from .core.db import apply_migrations_sync, db, fetchone
 from .core.logging import log, setup_logging
-from .core.metrics import pool_collector
+from .core.metrics import auth_login_total, pool_collector
 from .core.middleware import PlatformMiddleware
 from .core.redis import rds
 from .core.security import hash_password
@@ -91,6 +91,10 @@ async def validation_exc(request: Request, exc: RequestValidationError):
     errors = []
     for e in exc.errors():
         errors.append({"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")})
+    if request.url.path == API + "/auth/login":  # a malformed login is a failed login (auth_login_total)
+        auth_login_total.labels("failure").inc()
+        log.warning("auth login failure", reason="invalid_request", fields=",".join(
+            str(e["loc"][-1]) for e in errors if e["loc"])[:120])
     return JSONResponse({"detail": errors}, status_code=422)
 
 

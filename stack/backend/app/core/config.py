@@ -4,6 +4,7 @@ The effective value of each tunable and where it came from is logged at start (s
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,10 @@ def _defaults() -> dict[str, str]:
         "LOG_LEVEL": "INFO",
         "MAX_BODY_BYTES": "65536",
         "EA_MAX_SKEW_SECONDS": "300",
+        "WEBHOOK_TOLERANCE_SECONDS": "300",
+        # Comma list of proxy addresses/networks whose X-Forwarded-For is honoured; none by default (the
+        # reference stack has no proxy in front of the backend, so the client is the TCP peer).
+        "TRUSTED_PROXIES": "",
         "DEVICE_CACHE_SECONDS": "1",
     }
 
@@ -140,6 +145,24 @@ class Settings:
     def ea_max_skew_seconds(self) -> int: return int(self.values["EA_MAX_SKEW_SECONDS"])
     @property
     def device_cache_seconds(self) -> float: return float(self.values["DEVICE_CACHE_SECONDS"])
+    @property
+    def webhook_tolerance_seconds(self) -> int: return max(1, int(self.values["WEBHOOK_TOLERANCE_SECONDS"]))
+
+    @property
+    def trusted_proxies(self) -> tuple:
+        """TRUSTED_PROXIES parsed once: a tuple of ipaddress networks (invalid entries are logged, skipped)."""
+        cached = self.__dict__.get("_trusted_proxies")
+        if cached is None:
+            nets = []
+            for item in self.values["TRUSTED_PROXIES"].replace(" ", ",").split(","):
+                if not item:
+                    continue
+                try:
+                    nets.append(ipaddress.ip_network(item, strict=False))
+                except ValueError:
+                    log.warning("config TRUSTED_PROXIES entry ignored not an address or network", entry=item)
+            cached = self.__dict__["_trusted_proxies"] = tuple(nets)
+        return cached
 
     def log_effective(self) -> None:
         log.info("config loaded", env_file=self.env_file, env_file_exists=Path(self.env_file).is_file())

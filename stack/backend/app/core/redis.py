@@ -6,6 +6,9 @@ import asyncio
 from typing import Optional
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .config import get_settings
@@ -15,10 +18,18 @@ from .metrics import redis_connected
 REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
 
+def _reconnect_once() -> Retry:
+    """After Redis restarts, each pooled connection is dead and fails on its next use: retry that command
+    once on a fresh connection (connection errors only; a timeout is not retried)."""
+    return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+
+
 class RedisHolder:
     def __init__(self) -> None:
         self.client: Optional[aioredis.Redis] = None
         self._probe: Optional[aioredis.Redis] = None
+        self.limiter: Optional[aioredis.Redis] = None
+        self.count_in_window = None
         self._task: Optional[asyncio.Task] = None
         self.connected = False
 
@@ -26,8 +37,17 @@ class RedisHolder:
         url = get_settings().redis_url
         self.client = aioredis.Redis.from_url(
             url, socket_timeout=1.0, socket_connect_timeout=1.0, decode_responses=True,
-            health_check_interval=0, max_connections=200,
+            health_check_interval=0, max_connections=200, retry=_reconnect_once(),
         )
+        # the rate limiter's own client: its 0.5 s bound comes from the socket timeouts (no wait_for task per
+        # request), and its counting is one round trip (INCR, and EXPIRE on the first hit, in one script)
+        self.limiter = aioredis.Redis.from_url(
+            url, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True,
+            health_check_interval=0, max_connections=200, retry=_reconnect_once(),
+        )
+        self.count_in_window = self.limiter.register_script(
+            "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
+            "return n")
         # separate connection for the health probe so it never queues behind request traffic
         self._probe = aioredis.Redis.from_url(
             url, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True,
@@ -61,7 +81,7 @@ class RedisHolder:
                 await self._task
             except BaseException:
                 pass
-        for c in (self.client, self._probe):
+        for c in (self.client, self.limiter, self._probe):
             if c is not None:
                 try:
                     await c.aclose()

@@ -1,7 +1,6 @@
 """Passwords (scrypt), JWTs (HS256 with a session id) and the Redis-backed session check."""
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import secrets
@@ -14,6 +13,7 @@ from fastapi import HTTPException, Request
 from .config import get_settings
 from .logging import log
 from .redis import REDIS_ERRORS, rds
+from .util import storable
 
 _N, _R, _P = 2 ** 14, 8, 1
 
@@ -67,8 +67,10 @@ async def current_user(request: Request) -> CurrentUser:
     except jwt.PyJWTError:
         raise _unauthorized("invalid token")
     sid, sub = str(claims["sid"]), str(claims["sub"])
+    if not storable(sid) or not storable(sub):
+        raise _unauthorized("invalid token")
     try:
-        owner = await asyncio.wait_for(rds.client.get(f"session:{sid}"), 1.0)
+        owner = await rds.client.get(f"session:{sid}")  # bounded by the client's 1 s socket timeouts
     except REDIS_ERRORS as exc:
         log.error("auth session store unavailable", route=request.url.path, error=type(exc).__name__)
         raise HTTPException(status_code=503, detail="session store unavailable")

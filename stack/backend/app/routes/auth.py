@@ -13,13 +13,14 @@ from ..core.logging import log
 from ..core.metrics import auth_login_total
 from ..core.redis import REDIS_ERRORS, rds
 from ..core.security import CurrentUser, create_token, current_user, verify_password
+from ..core.util import SafeStr
 
 router = APIRouter()
 
 
 class LoginIn(BaseModel):
-    email: str = Field(min_length=3, max_length=254)
-    password: str = Field(min_length=1, max_length=256)
+    email: SafeStr = Field(min_length=3, max_length=254)
+    password: SafeStr = Field(min_length=1, max_length=256)
 
 
 @router.post("/auth/login")

@@ -20,14 +20,15 @@ from ..core.logging import log
 from ..core.metrics import ea_errors_total
 from ..core.redis import REDIS_ERRORS, rds
 from ..core.security import CurrentUser, current_user
-from ..core.util import client_ip, jsonable
+from ..core.util import SafeStr, client_ip, json_body, json_rows_sql, jsonable
 
 router = APIRouter()
 
 BIGINT_MAX = 2 ** 63 - 1
-NONCE_TTL = 300
-NONCE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+NONCE_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+DEVICE_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+TIMESTAMP_RE = re.compile(r"[0-9]{1,12}")
+SIGNATURE_RE = re.compile(r"[0-9a-fA-F]{64}")  # hex HMAC-SHA256
 
 
 # ---------------------------------------------------------------- device secret cache
@@ -74,7 +75,7 @@ async def register_device(user: CurrentUser = Depends(current_user)):
 
 @router.get("/devices")
 async def list_devices(status: Literal["active", "revoked", "all"] = "active",
-                       user_id: Optional[str] = Query(default=None, max_length=128),
+                       user_id: Optional[SafeStr] = Query(default=None, max_length=128),
                        limit: int = Query(default=200, ge=1, le=1000)):
     conds, params = [], []
     if status != "all":
@@ -95,7 +96,7 @@ async def list_devices(status: Literal["active", "revoked", "all"] = "active",
 
 
 @router.post("/devices/{device_id}/revoke")
-async def revoke_device(device_id: str = Path(max_length=64), user: CurrentUser = Depends(current_user)):
+async def revoke_device(device_id: SafeStr = Path(max_length=64), user: CurrentUser = Depends(current_user)):
     async with db.connection() as conn:
         row = await fetchone(
             conn,
@@ -146,17 +147,18 @@ async def _authenticate(request: Request, body: bytes) -> dict:
     device_id = h.get("x-device-id", "")
     ts_raw = h.get("x-timestamp", "")
     nonce = h.get("x-nonce", "")
-    signature = h.get("x-signature", "")
-    if not DEVICE_ID_RE.match(device_id) or not NONCE_RE.match(nonce) or not signature:
+    signature = h.get("x-signature", "").strip()
+    if not DEVICE_ID_RE.fullmatch(device_id) or not NONCE_RE.fullmatch(nonce) or not SIGNATURE_RE.fullmatch(signature):
         raise EAError(401, "auth_failed", "missing or malformed X-Device-Id / X-Nonce / X-Signature",
                       device_id=device_id or None, reason="malformed_headers")
-    try:
-        ts = int(ts_raw)
-    except ValueError:
-        raise EAError(401, "auth_failed", "missing or malformed X-Timestamp", device_id=device_id,
+    if not TIMESTAMP_RE.fullmatch(ts_raw):
+        raise EAError(401, "auth_failed", "missing or malformed X-Timestamp (unix seconds)", device_id=device_id,
                       reason="bad_timestamp")
-    skew = abs(time.time() - ts)
-    if skew > get_settings().ea_max_skew_seconds:
+    ts = int(ts_raw)
+    max_skew = get_settings().ea_max_skew_seconds
+    now = time.time()
+    skew = abs(now - ts)
+    if skew > max_skew:
         raise EAError(401, "auth_failed", "stale or future timestamp", device_id=device_id, reason="stale_timestamp",
                       skew_s=int(skew))
     device = await _load_device(device_id)
@@ -166,11 +168,14 @@ async def _authenticate(request: Request, body: bytes) -> dict:
         raise EAError(401, "auth_failed", "device revoked", device_id=device_id, reason="revoked_device")
     message = f"{request.method}\n{request.url.path}\n{ts_raw}\n{nonce}\n".encode() + body
     expected = hmac.new(device["secret"].encode(), message, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    if not hmac.compare_digest(expected, signature.lower()):
         raise EAError(401, "invalid_signature", "invalid signature", device_id=device_id)
+    # The nonce is remembered for as long as a request stamped `ts` is accepted (until ts + max skew), so a
+    # request stamped in the future cannot be replayed once its nonce expires: up to 2 x max skew.
+    nonce_ttl = int(ts + max_skew - now) + 2
     try:
-        fresh = await asyncio.wait_for(
-            rds.client.set(f"nonce:{device_id}_{nonce}", str(ts), nx=True, ex=NONCE_TTL), 1.0)
+        # bounded by the client's 1 s socket timeouts (no wait_for task per request on this hot path)
+        fresh = await rds.client.set(f"nonce:{device_id}_{nonce}", str(ts), nx=True, ex=nonce_ttl)
     except REDIS_ERRORS as exc:
         raise EAError(503, "timeout", "nonce store unavailable", device_id=device_id,
                       reason=f"redis {type(exc).__name__}")
@@ -179,30 +184,58 @@ async def _authenticate(request: Request, body: bytes) -> dict:
     return device
 
 
-@router.get("/ea/poll")
+def _ea_header(name: str, pattern: str, description: str) -> dict:
+    return {"name": name, "in": "header", "required": True, "description": description,
+            "schema": {"type": "string", "pattern": pattern}}
+
+
+# The EA's headers are read and checked by _authenticate (so a malformed one is an ea_errors_total
+# auth_failed, not a generic 422): documented here for clients and for fuzzing from the OpenAPI description.
+EA_OPENAPI = {
+    "parameters": [
+        _ea_header("X-Device-Id", "^[A-Za-z0-9_.:-]{1,64}$", "device id from POST /devices"),
+        _ea_header("X-Timestamp", "^[0-9]{1,12}$", "unix seconds; accepted within EA_MAX_SKEW_SECONDS of now"),
+        _ea_header("X-Nonce", "^[A-Za-z0-9_.:-]{1,64}$", "single use per device"),
+        _ea_header("X-Signature", "^[0-9a-fA-F]{64}$",
+                   'hex HMAC-SHA256(secret, "METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\n" + body)'),
+    ],
+    "responses": {
+        str(code): {"description": what, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["detail", "error_type"],
+            "properties": {"detail": {"type": "string"}, "error_type": {"type": "string", "enum": [
+                "auth_failed", "invalid_signature", "nonce_replay", "timeout"]}}}}}}
+        for code, what in ((401, "authentication failed"), (409, "nonce already used"), (503, "store unavailable"))
+    },
+}
+
+
+@router.get("/ea/poll", openapi_extra=EA_OPENAPI)
 async def ea_poll(request: Request):
     endpoint = "/ea/poll"
     try:
         device = await _authenticate(request, b"")
         try:
             async with db.connection(timeout=min(get_settings().db_pool_timeout, 5.0)) as conn:
-                rows = await fetchall(
+                row = await fetchone(
                     conn,
-                    "SELECT s.id, s.instrument, s.side, s.price, s.quality, s.source, s.created_at"
-                    " FROM signals s WHERE s.created_at >= %s AND NOT EXISTS"
-                    " (SELECT 1 FROM ea_acks a WHERE a.device_id = %s AND a.signal_id = s.id)"
-                    " ORDER BY s.id LIMIT 20",
-                    (device["created_at"], device["device_id"]),
+                    json_rows_sql(
+                        "SELECT s.id, s.instrument, s.side, s.price, s.quality, s.source, s.created_at"
+                        " FROM signals s WHERE s.created_at >= %s AND NOT EXISTS"
+                        " (SELECT 1 FROM ea_acks a WHERE a.device_id = %s AND a.signal_id = s.id)"
+                        " ORDER BY s.id LIMIT 20", "id"),
+                    (device["created_at"], device["device_id"]), query_type="select",
                 )
         except (DatabaseUnavailable, psycopg.OperationalError) as exc:
             raise EAError(503, "timeout", "signal store unavailable", device_id=device["device_id"],
                           reason=f"{type(exc).__name__}: {exc}"[:200])
     except EAError as err:
         return _ea_fail(endpoint, err, request)
-    return JSONResponse({"device_id": device["device_id"], "signals": [jsonable(r) for r in rows]})
+    return json_body(b'{"device_id": ', json.dumps(device["device_id"]), b', "signals": ', row["rows"], b"}")
 
 
-@router.post("/ea/ack")
+@router.post("/ea/ack", openapi_extra={**EA_OPENAPI, "requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "required": ["signal_id"],
+                                     "properties": {"signal_id": {"type": "integer", "minimum": 1}}}}}}})
 async def ea_ack(request: Request):
     endpoint = "/ea/ack"
     body = await request.body()

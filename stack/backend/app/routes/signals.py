@@ -13,7 +13,7 @@ from ..core.db import db, fetchall, fetchone
 from ..core.logging import log
 from ..core.metrics import signals_ingested_total
 from ..core.security import CurrentUser, current_user
-from ..core.util import jsonable
+from ..core.util import json_body, json_rows_sql, jsonable, storable
 
 router = APIRouter()
 
@@ -43,8 +43,8 @@ class SignalIn(BaseModel):
     @field_validator("instrument", "source", "client_ref")
     @classmethod
     def _no_blank(cls, v: str) -> str:
-        if not v.strip() or "\x00" in v:
-            raise ValueError("must not be blank or contain NUL")
+        if not v.strip() or not storable(v):
+            raise ValueError("must not be blank or contain NUL bytes or unpaired surrogates")
         return v
 
 
@@ -77,5 +77,5 @@ async def ingest_signal(body: SignalIn, x_api_key: str | None = Header(default=N
 async def list_signals(limit: int = Query(default=50, ge=1, le=500), user: CurrentUser = Depends(current_user)):
     sql = BAD_LIST_SQL if get_settings().release == BAD_RELEASE else GOOD_LIST_SQL
     async with db.connection() as conn:
-        rows = await fetchall(conn, sql, (limit,))
-    return JSONResponse({"signals": [jsonable(r) for r in rows], "count": len(rows)})
+        row = await fetchone(conn, json_rows_sql(sql, "id DESC"), (limit,), query_type="select")
+    return json_body(b'{"signals": ', row["rows"], b', "count": ', str(row["n"]).encode(), b"}")
