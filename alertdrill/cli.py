@@ -25,7 +25,7 @@ def _stack_cmd(args: argparse.Namespace) -> int:
             return 0 if stack.healthy() else 1
         elif args.action == "down":
             stack.down()
-            print("stack down: containers, volumes and networks of project 'alertdrill' removed")
+            print(f"stack down: containers, volumes and networks of project {stack.project!r} removed")
         return 0
     finally:
         stack.close()
@@ -46,13 +46,20 @@ def _runbook_cmd(args: argparse.Namespace) -> int:
 def _drill_cmd(args: argparse.Namespace) -> int:
     import pytest
 
-    return pytest.main(["scenarios", *args.pytest_args])
+    from alertdrill import config
+
+    conf = config.current()
+    extra = ["--alertdrill-config", str(conf.source)] if conf.source else []
+    return pytest.main([str(conf.scenarios), *extra, *args.pytest_args])
 
 
 def main(argv: list[str] | None = None) -> int:
     from alertdrill.alerting.timescale import DEFAULT_FACTOR
 
     parser = argparse.ArgumentParser(prog="alertdrill", description=__doc__)
+    parser.add_argument("--config", default=None, metavar="PYPROJECT",
+                        help="the pyproject.toml with [tool.alertdrill] (default: the nearest one above the "
+                             "current directory, else $ALERTDRILL_CONFIG, else the defaults)")
     sub = parser.add_subparsers(dest="cmd", required=True)
 
     st = sub.add_parser("stack", help="bring the container stack up, show its status, take it down")
@@ -77,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
+        from alertdrill import config
+
+        config.activate(config.load(args.config))
         return args.func(args)
     except (ConfigError, ValueError) as exc:
         print(f"alertdrill: error: {exc}", file=sys.stderr)

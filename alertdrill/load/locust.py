@@ -33,9 +33,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alertdrill.project import PROJECT_ROOT, STATE_DIR
+from alertdrill.config import current as current_config
 
-LOAD_DIR = STATE_DIR / "load"
 STOP_TIMEOUT = 2  # locust --stop-timeout: seconds a stopping user may finish its current task
 BASE_USER_CLASSES = {"User", "HttpUser", "FastHttpUser"}
 
@@ -258,13 +257,14 @@ class LocustLoad:
     def __init__(self, locustfile: str | Path, *, host: str, users: int, spawn_rate: float, run_time: float,
                  user_classes: list[str] | None = None, env: dict[str, str] | None = None, name: str = "",
                  out_dir: str | Path | None = None, stop_grace: float = 15.0) -> None:
+        conf = current_config()
         path = Path(locustfile)
-        if not path.is_absolute() and not path.exists() and (PROJECT_ROOT / path).exists():
-            path = PROJECT_ROOT / path
+        if not path.is_absolute() and not path.exists() and (conf.root / path).exists():
+            path = conf.root / path
         if not path.is_file():
-            available = sorted(p.name for p in (PROJECT_ROOT / "locustfiles").glob("[!_]*.py"))
-            raise ValueError(f"locustfile {str(locustfile)!r} not found; the suite's locustfiles: "
-                             f"{', '.join('locustfiles/' + a for a in available) or '(none)'}")
+            available = sorted(p.name for p in conf.locustfiles.glob("[!_]*.py"))
+            raise ValueError(f"locustfile {str(locustfile)!r} not found; the locustfiles in {conf.locustfiles}: "
+                             f"{', '.join(available) or '(none)'}")
         if not isinstance(host, str) or not re.match(r"^https?://[^/\s]+", host):
             raise ValueError(f"host {host!r}: expected an http(s) URL such as http://127.0.0.1:8000")
         if isinstance(users, bool) or not isinstance(users, int) or users < 1:
@@ -299,7 +299,7 @@ class LocustLoad:
         self.user_classes = list(user_classes) if user_classes is not None else None
         self.env = dict(env or {})
         self.name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name or path.stem).strip("-") or "load"
-        self.out_dir = Path(out_dir) if out_dir is not None else LOAD_DIR
+        self.out_dir = Path(out_dir) if out_dir is not None else conf.state_dir / "load"
         self.stop_grace = stop_grace
         self.proc: subprocess.Popen | None = None
         self.run_dir: Path | None = None
