@@ -43,6 +43,19 @@ def _runbook_cmd(args: argparse.Namespace) -> int:
     return parse.main([args.path] if args.path else [])
 
 
+def _init_cmd(args: argparse.Namespace) -> int:
+    from alertdrill.adopt import scaffold
+
+    return scaffold.main(args.init_args)
+
+
+def _coverage_cmd(args: argparse.Namespace) -> int:
+    from alertdrill.adopt import coverage
+
+    return coverage.main([*(["--fail-on-gap"] if args.fail_on_gap else []),
+                          *(["--artifacts", args.artifacts] if args.artifacts else [])])
+
+
 def _drill_cmd(args: argparse.Namespace) -> int:
     import pytest
 
@@ -78,6 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     rb.add_argument("path", nargs="?", help="the runbook (default docs/runbook.md)")
     rb.set_defaults(func=_runbook_cmd)
 
+    it = sub.add_parser("init", help="write [tool.alertdrill] and a skeleton drill per alert with a runbook section "
+                                     "(options: --root, --rules, --alertmanager, --runbook, --compose-file, --force)")
+    it.add_argument("init_args", nargs=argparse.REMAINDER)
+    it.set_defaults(func=_init_cmd)
+
+    cv = sub.add_parser("coverage", help="per alert: rule, promtool tests, mutants, routing test, drill, runbook, last pass")
+    cv.add_argument("--fail-on-gap", action="store_true", help="exit 1 when any alert has a gap (gate CI with it)")
+    cv.add_argument("--artifacts", default=None, help="the drills' timelines (default: <state_dir>/timelines)")
+    cv.set_defaults(func=_coverage_cmd)
+
     dr = sub.add_parser("drill", help="run the drills (pytest scenarios/); extra args go to pytest, e.g. -k RedisDisconnected")
     dr.add_argument("pytest_args", nargs=argparse.REMAINDER)
     dr.set_defaults(func=_drill_cmd)
@@ -86,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from alertdrill import config
 
-        config.activate(config.load(args.config))
+        if args.cmd != "init":  # init writes the configuration it would read
+            config.activate(config.load(args.config))
         return args.func(args)
     except (ConfigError, ValueError) as exc:
         print(f"alertdrill: error: {exc}", file=sys.stderr)

@@ -159,8 +159,9 @@ def _value(where: str, root: Path, key: str, raw: Any, *, explicit: bool) -> Any
             raise ConfigError(f"{where}: {key} = {raw!r}: {p} does not exist; expected {what}, "
                               f"relative to {root}")
         return p
-    found = _glob(root, _strings(where, key, raw))
-    if must_exist and not found or explicit and not found:
+    patterns = _strings(where, key, raw)
+    found = _glob(root, patterns)
+    if not found and (must_exist or explicit and patterns):  # an explicit [] means "none"
         raise ConfigError(f"{where}: {key} = {raw!r} matches no file under {root}; expected {what}")
     return tuple(found)
 
