@@ -14,7 +14,7 @@ from pathlib import Path
 
 from testcontainers.compose import DockerCompose
 
-from alertdrill.errors import StackError
+from alertdrill.errors import ConfigError, StackError
 from alertdrill.target.clients.docker import DockerClient
 from alertdrill.config import current as current_config
 from alertdrill.target.settings import Endpoints
@@ -68,6 +68,9 @@ class Stack:
         self.overrides = dict(overrides or {})
         self.endpoints = endpoints or Endpoints.from_env({**os.environ, **self.overrides})
         self.compose_file = Path(compose_file or conf.compose_file)
+        if not self.compose_file.is_file():
+            raise ConfigError(f"[tool.alertdrill] compose_file: {self.compose_file} does not exist; expected the "
+                              f"compose file of the platform and its monitoring (config: {conf.source or 'defaults'})")
         self.project = project or conf.compose_project
         self.services = dict(conf.services)  # compose service -> its port variable
         self._docker: DockerClient | None = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from alertdrill.target.control import StackControl
 from alertdrill.target.stack import Stack
 
@@ -28,3 +30,15 @@ def test_container_faults_use_the_target_not_docker():
                 if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Attribute)
                 and isinstance(n.value.value, ast.Name) and n.attr in ("kill", "exec", "state", "stop", "start")}
         assert "ctx.docker" not in used, f"{name} calls docker directly: {used}"
+
+
+def test_a_missing_compose_file_is_named_with_its_key(tmp_path):
+    from alertdrill import config
+    from alertdrill.errors import ConfigError
+
+    previous = config.activate(config.from_table({"compose_file": "nope.yml"}, Path(__file__).resolve().parents[2]))
+    try:
+        with pytest.raises(ConfigError, match=r"compose_file: .*nope.yml does not exist"):
+            Stack({})
+    finally:
+        config.activate(previous)
