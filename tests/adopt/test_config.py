@@ -111,3 +111,14 @@ def test_the_cli_reports_a_bad_setting_with_exit_2(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "state_dir = 5 is invalid: expected a path string" in proc.stderr
+
+
+def test_the_pytest_ini_can_name_the_configuration(tmp_path):
+    write_platform(tmp_path / "platform", 'compose_project = "from-the-ini"\n')
+    (tmp_path / "pytest.ini").write_text("[pytest]\nalertdrill_config = platform/pyproject.toml\n")
+    (tmp_path / "test_x.py").write_text(
+        "from alertdrill import config\n\ndef test_x():\n    assert config.current().compose_project == 'from-the-ini'\n")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_x.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "alertdrill config: " + str((tmp_path / "platform" / "pyproject.toml").resolve()) in proc.stdout
