@@ -4,8 +4,9 @@
 
 - rule: the alerting rule and its severity;
 - promtool: unit-test cases that expect it to fire (`rule_tests`);
-- mutants: the mutation tests (`mutation_tests`) mutate this rule and its route, and the alert has the
-  firing unit test and the routing test that must catch them;
+- mutants: how many mutants of this rule and its route the mutation tests (`mutation_tests`) declare,
+  all of which they require to be caught; counted when the alert has the firing unit test and the routing
+  test that catch them (run the mutation tests for the verdict: coverage does not run them);
 - routing: a routing test naming its receivers (`routing_tests`, checked with amtool);
 - drill: a scenario whose AlertExpectation names it (a scaffold whose fault is not written is a gap);
 - runbook: a section with an Investigation and a Remediation with commands;
@@ -55,7 +56,8 @@ def coverage(conf: Config, artifacts: Path | None = None) -> list[Row]:
         row.cells["rule"] = str((rule.get("labels") or {}).get("severity", "no severity"))
         _check(row, "promtool", alert in tests, f"{tests.get(alert, 0)} case(s)", "no promtool test expects it to fire")
         _check(row, "routing", alert in routes, ",".join(routes.get(alert, [])), "no routing test")
-        _check(row, "mutants", mutated and alert in tests and alert in routes, "mutated",
+        _check(row, "mutants", mutated and alert in tests and alert in routes,
+               f"{sources.declared_mutants(rule, routes.get(alert, []))} declared",
                "no mutation test can catch its mutants" if mutated else "no mutation tests")
         d = drills.get(alert)
         _check(row, "drill", d is not None and not d.skeleton, d.path.name if d else "",

@@ -55,10 +55,21 @@ def routing_tests(conf: Config) -> dict[str, list[str]]:
     return out
 
 
+# What the mutation tests declare (tests/rules/test_rules_mutation.py, rulekit.RULE_MUTATIONS): every
+# alerting rule gets each of these, an alert carrying revenue_impact also loses that label, and every
+# receiver its routing test names is dropped from its route once. The tests require all to be caught.
+RULE_MUTATIONS = ("threshold raised", "threshold lowered", "comparison flipped", "severity changed",
+                  "alert renamed", "for removed")
+
+
 def mutation_tested(conf: Config) -> bool:
-    """The mutation tests exist: they mutate every alerting rule (threshold, comparison, severity, name,
-    `for`) and its routing, and require the promtool and amtool tests to catch each mutant."""
     return any(p.is_file() for p in conf.mutation_tests)
+
+
+def declared_mutants(rule: dict, receivers: list[str]) -> int:
+    """How many mutants of this alert the mutation tests declare (each must be caught for them to pass)."""
+    revenue = "revenue_impact" in (rule.get("labels") or {})
+    return len(RULE_MUTATIONS) + int(revenue) + len(receivers)
 
 
 @dataclass(frozen=True)
