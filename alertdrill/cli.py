@@ -25,7 +25,7 @@ def _stack_cmd(args: argparse.Namespace) -> int:
             return 0 if stack.healthy() else 1
         elif args.action == "down":
             stack.down()
-            print("stack down: containers, volumes and networks of project 'alertdrill' removed")
+            print(f"stack down: containers, volumes and networks of project {stack.project!r} removed")
         return 0
     finally:
         stack.close()
@@ -43,16 +43,36 @@ def _runbook_cmd(args: argparse.Namespace) -> int:
     return parse.main([args.path] if args.path else [])
 
 
+def _init_cmd(args: argparse.Namespace) -> int:
+    from alertdrill.adopt import scaffold
+
+    return scaffold.main(args.init_args)
+
+
+def _coverage_cmd(args: argparse.Namespace) -> int:
+    from alertdrill.adopt import coverage
+
+    return coverage.main([*(["--fail-on-gap"] if args.fail_on_gap else []),
+                          *(["--artifacts", args.artifacts] if args.artifacts else [])])
+
+
 def _drill_cmd(args: argparse.Namespace) -> int:
     import pytest
 
-    return pytest.main(["scenarios", *args.pytest_args])
+    from alertdrill import config
+
+    conf = config.current()
+    extra = ["--alertdrill-config", str(conf.source)] if conf.source else []
+    return pytest.main([str(conf.scenarios), *extra, *args.pytest_args])
 
 
 def main(argv: list[str] | None = None) -> int:
     from alertdrill.alerting.timescale import DEFAULT_FACTOR
 
     parser = argparse.ArgumentParser(prog="alertdrill", description=__doc__)
+    parser.add_argument("--config", default=None, metavar="PYPROJECT",
+                        help="the pyproject.toml with [tool.alertdrill] (default: the nearest one above the "
+                             "current directory, else $ALERTDRILL_CONFIG, else the defaults)")
     sub = parser.add_subparsers(dest="cmd", required=True)
 
     st = sub.add_parser("stack", help="bring the container stack up, show its status, take it down")
@@ -71,12 +91,26 @@ def main(argv: list[str] | None = None) -> int:
     rb.add_argument("path", nargs="?", help="the runbook (default docs/runbook.md)")
     rb.set_defaults(func=_runbook_cmd)
 
+    it = sub.add_parser("init", help="write [tool.alertdrill] and a skeleton drill per alert with a runbook section "
+                                     "(options: --root, --rules, --alertmanager, --runbook, --compose-file, --force)")
+    it.add_argument("init_args", nargs=argparse.REMAINDER)
+    it.set_defaults(func=_init_cmd)
+
+    cv = sub.add_parser("coverage", help="per alert: rule, promtool tests, mutants, routing test, drill, runbook, last pass")
+    cv.add_argument("--fail-on-gap", action="store_true", help="exit 1 when any alert has a gap (gate CI with it)")
+    cv.add_argument("--artifacts", default=None, help="the drills' timelines (default: <state_dir>/timelines)")
+    cv.set_defaults(func=_coverage_cmd)
+
     dr = sub.add_parser("drill", help="run the drills (pytest scenarios/); extra args go to pytest, e.g. -k RedisDisconnected")
     dr.add_argument("pytest_args", nargs=argparse.REMAINDER)
     dr.set_defaults(func=_drill_cmd)
 
     args = parser.parse_args(argv)
     try:
+        from alertdrill import config
+
+        if args.cmd != "init":  # init writes the configuration it would read
+            config.activate(config.load(args.config))
         return args.func(args)
     except (ConfigError, ValueError) as exc:
         print(f"alertdrill: error: {exc}", file=sys.stderr)

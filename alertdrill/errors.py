@@ -72,3 +72,16 @@ def require(condition: bool, what: str, *, expected: str, seen: str, hint: str =
 def require_evidence(condition: bool, what: str, *, expected: str, seen: str, hint: str = "") -> None:
     """The investigation's form of require: raises InvestigationFailed."""
     require(condition, what, expected=expected, seen=seen, hint=hint, error=InvestigationFailed)
+
+
+class FaultNotWritten(DrillError):
+    """A scaffolded scenario (`alertdrill init`) whose fault is still to be written: it fails, never
+    passes silently."""
+
+    def __init__(self, alert: str, watches: str, path: str = "") -> None:
+        super().__init__(
+            f"the drill of {alert} has no fault yet: it was scaffolded by `alertdrill init`",
+            expected=f"a fault in run() that makes `{watches}` true, injected with d.inject(...)",
+            seen="the placeholder `raise FaultNotWritten(...)`" + (f" in {path}" if path else ""),
+            hint="write the fault (alertdrill.engine.faults: StopContainer, KillContainer, Toxic, ... or your "
+                 "own Fault with inject(ctx)/heal(ctx)) and delete the placeholder line")

@@ -20,7 +20,7 @@ from alertdrill.alerting.timescale import (DEFAULT_FACTOR, DRILL_EVALUATION_INTE
                                            FactorError, as_factor, fmt_factor, render_alertmanager,
                                            render_prometheus, render_rules, rule_files, validate_factor)
 from alertdrill.alerting.timings import Timings
-from alertdrill.project import ALERTMANAGER_FILE, PROMETHEUS_FILE, RULES_FILE, STATE_DIR
+from alertdrill.config import current as current_config
 
 __all__ = ["DrillConfig", "render_drill_config", "drill_dir", "main", "RUN_LABEL", "RUN_NONE", "group_by_run",
            "label_rules_with_run"]
@@ -32,7 +32,7 @@ RUN_NONE = "none"
 
 
 def drill_dir(factor: Any) -> Path:
-    return STATE_DIR / f"drill-x{fmt_factor(as_factor(factor))}"
+    return current_config().state_dir / f"drill-x{fmt_factor(as_factor(factor))}"
 
 
 @dataclass
@@ -92,22 +92,25 @@ def group_by_run(alertmanager_text: str) -> str:
 
 
 def render_drill_config(factor: Any = DEFAULT_FACTOR, out_dir: str | Path | None = None, *,
-                        rules_path: str | Path = RULES_FILE,
-                        am_path: str | Path = ALERTMANAGER_FILE,
+                        rules_path: str | Path | list | None = None,
+                        am_path: str | Path | None = None,
                         prom_path: str | Path | None = None,
                         scrape_interval: str = DRILL_SCRAPE_INTERVAL,
                         evaluation_interval: str = DRILL_EVALUATION_INTERVAL,
                         run_label: bool = True) -> DrillConfig:
     """Validate factor, then write out_dir/rules/<each rule file> (rules_path: a file or a directory of
-    *.yml), out_dir/alertmanager.yml (and the same in out_dir/alertmanager/, the directory the compose
-    file mounts) and, when prom_path is given (or stack/prometheus/prometheus.yml exists),
+    *.yml, or a list of files; default: the configured `rules`), out_dir/alertmanager.yml (default: the
+    configured `alertmanager`; the same in out_dir/alertmanager/, the directory the compose file mounts)
+    and, when prom_path is given (or the configured `prometheus` exists),
     out_dir/prometheus.yml at the drill scrape/evaluation interval. Nothing is written for an invalid
     factor. With run_label (the default) the rules label their alerts with the drill run and the routing
     groups by it, so each drill opens fresh Alertmanager groups; without it the copy is the pure time
     compression of the production files."""
     f = as_factor(factor)
     out = Path(out_dir) if out_dir is not None else drill_dir(f)
-    rules_path, am_path = Path(rules_path), Path(am_path)
+    conf = current_config() if rules_path is None or am_path is None or prom_path is None else None
+    rules_path = list(conf.rules) if rules_path is None else rules_path
+    am_path = Path(conf.alertmanager if am_path is None else am_path)
     texts = {p: p.read_text() for p in rule_files(rules_path)}
     notes: list[str] = []
     for text in texts.values():
@@ -117,8 +120,10 @@ def render_drill_config(factor: Any = DEFAULT_FACTOR, out_dir: str | Path | None
     (out / "rules").mkdir(parents=True, exist_ok=True)
     cfg = DrillConfig(timings=timings, out_dir=out, rules_files=[], alertmanager_file=out / "alertmanager.yml",
                       prometheus_file=None, notes=notes)
-    for p, text in texts.items():
+    for i, (p, text) in enumerate(texts.items()):
         dest = out / "rules" / p.name
+        if dest in cfg.rules_files:  # two rule files of one name from different folders
+            dest = out / "rules" / f"{i:02d}-{p.name}"
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             rendered = render_rules(text, f, source=str(p))
@@ -132,8 +137,8 @@ def render_drill_config(factor: Any = DEFAULT_FACTOR, out_dir: str | Path | None
     # the same file again in out_dir/alertmanager/, so either layout can be mounted.
     (out / "alertmanager").mkdir(exist_ok=True)
     (out / "alertmanager" / "alertmanager.yml").write_text(am_text)
-    if prom_path is None and PROMETHEUS_FILE.exists():
-        prom_path = PROMETHEUS_FILE
+    if prom_path is None and conf is not None and conf.prometheus is not None:
+        prom_path = conf.prometheus
     if prom_path is not None:
         cfg.prometheus_file = out / "prometheus.yml"
         cfg.prometheus_file.write_text(render_prometheus(Path(prom_path).read_text(), scrape_interval,
@@ -152,10 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--factor", default=str(DEFAULT_FACTOR),
                     help=f"divide every duration by this (default {DEFAULT_FACTOR}; 1 = production)")
     ap.add_argument("--out", required=True, help="output directory")
-    ap.add_argument("--rules", default=str(RULES_FILE), help="rule file or directory of rule files")
-    ap.add_argument("--alertmanager", default=str(ALERTMANAGER_FILE), help="alertmanager.yml")
+    ap.add_argument("--rules", default=None, nargs="*",
+                    help="rule files or directories of rule files (default: the configured `rules`)")
+    ap.add_argument("--alertmanager", default=None, help="alertmanager.yml (default: the configured one)")
     ap.add_argument("--prometheus", default=None,
-                    help="prometheus.yml to copy at the drill intervals (default: stack/prometheus/prometheus.yml if present)")
+                    help="prometheus.yml to copy at the drill intervals (default: the configured `prometheus`, if it exists)")
     ap.add_argument("--scrape-interval", default=DRILL_SCRAPE_INTERVAL)
     ap.add_argument("--evaluation-interval", default=DRILL_EVALUATION_INTERVAL)
     args = ap.parse_args(argv)

@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from alertdrill.project import PROJECT_ROOT as REPO_ROOT
+from alertdrill.config import current as current_config
 
 TOOLS = {
     # name: (environment override, Debian package, stack image)
@@ -73,7 +73,7 @@ def _docker_argv(name: str, image: str) -> tuple[str, ...] | None:
     if p.returncode != 0:
         return None
     mounts: list[str] = []
-    for d in sorted({str(REPO_ROOT), os.path.realpath(tempfile.gettempdir())}):
+    for d in sorted({str(current_config().root), os.path.realpath(tempfile.gettempdir())}):
         mounts += ["-v", f"{d}:{d}"]
     user = ["--user", f"{os.getuid()}:{os.getgid()}"] if hasattr(os, "getuid") else []
     return (docker, "run", "--rm", "-i", "--network", "host", *user, *mounts, "--entrypoint", name, image)

@@ -138,8 +138,15 @@ def range_windows(expr: str) -> list[int]:
 
 
 # ------------------------------------------------------------------------------------------ rules
-def rule_files(path: Path) -> list[Path]:
-    """A rule file, or the *.yml / *.yaml files of a directory (as Prometheus' rule_files glob loads them)."""
+def rule_files(path) -> list[Path]:
+    """The rule files of `path`: a file, the *.yml / *.yaml files of a directory (as Prometheus'
+    rule_files glob loads them), or a list of either (several rule files, e.g. the configured `rules`)."""
+    if isinstance(path, (list, tuple)):
+        found = [f for p in path for f in rule_files(Path(p))]
+        if not found:
+            raise FileNotFoundError("no rule files given")
+        return list(dict.fromkeys(found))
+    path = Path(path)
     if not path.is_dir():
         return [path]
     found = sorted([*path.glob("*.yml"), *path.glob("*.yaml")])

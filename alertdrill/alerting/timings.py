@@ -23,7 +23,7 @@ import yaml
 from alertdrill.alerting.durations import format_ms, parse_ms
 from alertdrill.alerting.timescale import (DRILL_EVALUATION_INTERVAL, DRILL_SCRAPE_INTERVAL, as_factor,
                                            fmt_factor, range_windows, rule_files, scale_expr, scale_ms)
-from alertdrill.project import ALERTMANAGER_FILE, RULES_FILE
+from alertdrill.config import current as current_config
 
 # Prometheus resends firing alerts every --rules.alert.resend-delay (1m in production).
 PRODUCTION_RESEND_DELAY_MS = 60_000
@@ -48,12 +48,17 @@ class Timings:
     root_route_ms: Mapping[str, int]  # production group_wait, group_interval, repeat_interval
 
     @classmethod
-    def from_files(cls, factor: Any, rules_path: str | Path = RULES_FILE,
-                   alertmanager_path: str | Path = ALERTMANAGER_FILE, *,
+    def from_files(cls, factor: Any, rules_path: str | Path | list | None = None,
+                   alertmanager_path: str | Path | None = None, *,
                    scrape_interval: str = DRILL_SCRAPE_INTERVAL,
                    evaluation_interval: str = DRILL_EVALUATION_INTERVAL) -> "Timings":
+        """The timing model of the rules (a file, a directory or a list of files; default: the configured
+        rule files) and the Alertmanager configuration (default: the configured one)."""
+        cfg = current_config() if rules_path is None or alertmanager_path is None else None
+        rules_path = list(cfg.rules) if rules_path is None else rules_path
+        alertmanager_path = cfg.alertmanager if alertmanager_path is None else alertmanager_path
         rules: dict[str, RuleTiming] = {}
-        for path in rule_files(Path(rules_path)):
+        for path in rule_files(rules_path):
             for group in (yaml.safe_load(path.read_text()) or {}).get("groups") or []:
                 for rule in group.get("rules") or []:
                     if rule.get("alert"):

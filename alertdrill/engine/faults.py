@@ -3,8 +3,9 @@
 A new fault goes here (or, if only one scenario uses it, in that scenario's module): a subclass of
 `Fault` with `inject(ctx)` and `heal(ctx)`.
 
-Like a Jepsen nemesis, a fault gets the drill's context at call time (`ctx.stack`, `ctx.docker`,
-`ctx.toxiproxy`, `ctx.endpoints`), not at construction, so the same fault runs against any target.
+Like a Jepsen nemesis, a fault gets the drill's context at call time (`ctx.stack`, `ctx.toxiproxy`,
+`ctx.endpoints`), not at construction, so the same fault runs against any target: `ctx.stack` is a
+StackControl (alertdrill.target.control), the compose Stack here, a Kubernetes target elsewhere.
 `inject` returns a description for the timeline; `heal` is idempotent, safe to call whatever state
 the fault left (the drill calls it in a finaliser, on failure, timeout and Ctrl-C alike), returns what
 it did ('' if nothing was needed), and checks that it worked: a heal that could not verify raises.
@@ -38,9 +39,15 @@ class Fault(ABC):
 
 def wait_healthy(ctx: "DrillContext", service: str, timeout: float = HEALTHY_TIMEOUT_S) -> None:
     def fail() -> None:
-        raise RuntimeError(f"{service} not healthy {timeout:.0f}s after (re)starting it: {ctx.docker.state(service)}")
+        raise RuntimeError(f"{service} not healthy {timeout:.0f}s after (re)starting it: {ctx.stack.state(service)}")
 
-    until(lambda: ctx.docker.running(service), timeout, on_timeout=fail)
+    until(lambda: _running(ctx, service), timeout, on_timeout=fail)
+
+
+def _running(ctx: "DrillContext", service: str) -> bool:
+    """Running and, if it has a health check, healthy (the target's words, alertdrill.target.control)."""
+    state = ctx.stack.state(service)
+    return state.startswith("running") and "starting" not in state and "unhealthy" not in state
 
 
 @dataclass
@@ -55,11 +62,11 @@ class KillContainer(Fault):
         return f"kill {self.service}"
 
     def inject(self, ctx: "DrillContext") -> str:
-        ctx.docker.kill(self.service, self.signal)
-        return f"docker kill --signal {self.signal} {self.service} (state now: {ctx.docker.state(self.service)})"
+        ctx.stack.kill(self.service, self.signal)
+        return f"kill --signal {self.signal} {self.service} (state now: {ctx.stack.state(self.service)})"
 
     def heal(self, ctx: "DrillContext") -> str:
-        if ctx.docker.running(self.service):
+        if _running(ctx, self.service):
             return ""
         ctx.stack.start(self.service)
         wait_healthy(ctx, self.service)
@@ -76,7 +83,7 @@ class StopContainer(KillContainer):
 
     def inject(self, ctx: "DrillContext") -> str:
         ctx.stack.stop(self.service)
-        return f"docker compose stop {self.service} (state now: {ctx.docker.state(self.service)})"
+        return f"stop {self.service} (state now: {ctx.stack.state(self.service)})"
 
 
 @dataclass
@@ -168,7 +175,7 @@ def restore_env_file(ctx: "DrillContext", file: EnvFile, original: str | None) -
     """Put `original` back into `file` and restart its service, unless it is already as it was."""
     if original is None:
         return ""
-    if file.read(ctx.docker) == original and ctx.docker.running(file.service):
+    if file.read(ctx.docker) == original and _running(ctx, file.service):
         return ""
     file.write(ctx.docker, original)
     ctx.stack.restart(file.service)
@@ -194,7 +201,7 @@ class RunawayQuery(Fault):
         return f"runaway query locking {self.table}"
 
     def _psql(self, ctx: "DrillContext", sql: str) -> str:
-        code, out = ctx.docker.exec("postgres", ["psql", "-U", "postgres", "-d", "trading_signals", "-Atc", sql])
+        code, out = ctx.stack.exec("postgres", ["psql", "-U", "postgres", "-d", "trading_signals", "-Atc", sql])
         if code != 0:
             raise RuntimeError(f"psql in postgres failed ({code}): {out.strip()[-300:]}")
         return out

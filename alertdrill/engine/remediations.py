@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from alertdrill.errors import InvestigationFailed
-from alertdrill.project import PROJECT_ROOT
+from alertdrill.config import current as current_config
 
 if TYPE_CHECKING:
     from alertdrill.engine.context import DrillContext
@@ -32,7 +32,7 @@ class RunbookActionFailed(RuntimeError):
 @dataclass
 class RunbookAction(Remediation):
     """One remediation action of the runbook's section for `alert`, run exactly as written (bash, from
-    the project root, with the stack's compose variables in the environment). `match` picks the action
+    the project root (the configuration's directory), with the stack's compose variables in the environment). `match` picks the action
     by words of its title or commands, e.g. "restart redis". A runbook whose command is wrong makes
     the drill fail: that is the point."""
 
@@ -62,7 +62,7 @@ class RunbookAction(Remediation):
         script = "\n".join(self.commands(ctx))
         env = {**os.environ, **ctx.stack.overrides, **self.env}
         try:
-            proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=PROJECT_ROOT, env=env,
+            proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=current_config().root, env=env,
                                   capture_output=True, text=True, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             raise RunbookActionFailed(f"the runbook's action ran past {self.timeout:.0f}s:\n{script}") from None

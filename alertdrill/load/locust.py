@@ -33,9 +33,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alertdrill.project import PROJECT_ROOT, STATE_DIR
+from alertdrill.config import current as current_config
+from alertdrill.load import distributed
 
-LOAD_DIR = STATE_DIR / "load"
 STOP_TIMEOUT = 2  # locust --stop-timeout: seconds a stopping user may finish its current task
 BASE_USER_CLASSES = {"User", "HttpUser", "FastHttpUser"}
 
@@ -257,14 +257,15 @@ class LocustLoad:
 
     def __init__(self, locustfile: str | Path, *, host: str, users: int, spawn_rate: float, run_time: float,
                  user_classes: list[str] | None = None, env: dict[str, str] | None = None, name: str = "",
-                 out_dir: str | Path | None = None, stop_grace: float = 15.0) -> None:
+                 out_dir: str | Path | None = None, stop_grace: float = 15.0, workers: int | None = None) -> None:
+        conf = current_config()
         path = Path(locustfile)
-        if not path.is_absolute() and not path.exists() and (PROJECT_ROOT / path).exists():
-            path = PROJECT_ROOT / path
+        if not path.is_absolute() and not path.exists() and (conf.root / path).exists():
+            path = conf.root / path
         if not path.is_file():
-            available = sorted(p.name for p in (PROJECT_ROOT / "locustfiles").glob("[!_]*.py"))
-            raise ValueError(f"locustfile {str(locustfile)!r} not found; the suite's locustfiles: "
-                             f"{', '.join('locustfiles/' + a for a in available) or '(none)'}")
+            available = sorted(p.name for p in conf.locustfiles.glob("[!_]*.py"))
+            raise ValueError(f"locustfile {str(locustfile)!r} not found; the locustfiles in {conf.locustfiles}: "
+                             f"{', '.join(available) or '(none)'}")
         if not isinstance(host, str) or not re.match(r"^https?://[^/\s]+", host):
             raise ValueError(f"host {host!r}: expected an http(s) URL such as http://127.0.0.1:8000")
         if isinstance(users, bool) or not isinstance(users, int) or users < 1:
@@ -299,8 +300,12 @@ class LocustLoad:
         self.user_classes = list(user_classes) if user_classes is not None else None
         self.env = dict(env or {})
         self.name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name or path.stem).strip("-") or "load"
-        self.out_dir = Path(out_dir) if out_dir is not None else LOAD_DIR
+        self.out_dir = Path(out_dir) if out_dir is not None else conf.state_dir / "load"
         self.stop_grace = stop_grace
+        # Locust's distributed mode: this process the master, `workers` local worker processes (0: none).
+        self.workers = distributed.check_workers(distributed.default_workers() if workers is None else workers)
+        self.master_port = distributed.free_port() if self.workers else None
+        self._workers: distributed.Workers | None = None
         self.proc: subprocess.Popen | None = None
         self.run_dir: Path | None = None
         self.log_path: Path | None = None
@@ -318,16 +323,22 @@ class LocustLoad:
         assert self.run_dir is not None
         return self.run_dir / "locust"
 
-    def command(self) -> list[str]:
+    def _files(self) -> str:
         files = str(self.locustfile)
         if self.run_dir is not None:  # the reporter rides along as a second locustfile (it has no users)
             files += f",{self.run_dir / 'alertdrill_report.py'}"
+        return files
+
+    def command(self) -> list[str]:
+        files = self._files()
         cmd = [sys.executable, "-m", "locust", "-f", files, "--headless",
                "-u", str(self.users), "-r", f"{self.spawn_rate:g}", "--run-time", f"{self.run_seconds}s",
                "--host", self.host, "--only-summary", "--stop-timeout", str(STOP_TIMEOUT),
                "--exit-code-on-error", "1", "--loglevel", "INFO"]
         if self.run_dir is not None:
             cmd += ["--csv", str(self.prefix)]
+        if self.workers:
+            cmd += distributed.master_args(self.workers, self.master_port)
         if self.user_classes:
             cmd += self.user_classes
         return cmd
@@ -351,6 +362,9 @@ class LocustLoad:
                                      stdout=self._log_fh, stderr=subprocess.STDOUT, start_new_session=True)
         self.started_at = time.monotonic()
         _live.add(self)
+        if self.workers:
+            self._workers = distributed.Workers(self._files(), self.workers, self.master_port, self.run_dir, env)
+            self._workers.start()
         return self
 
     def wait(self, timeout: float | None = None) -> LoadStats:
@@ -379,6 +393,8 @@ class LocustLoad:
                 self.proc.wait(self.stop_grace)
             except subprocess.TimeoutExpired:
                 self._kill()
+        if self._workers is not None:
+            self._workers.stop(self.stop_grace)
         if self._log_fh is not None:
             self._log_fh.close()
             self._log_fh = None
@@ -390,6 +406,8 @@ class LocustLoad:
         """Hard stop (no stats written); used by the atexit hook."""
         if self.proc is not None and self.proc.poll() is None:
             self._kill()
+        if self._workers is not None:
+            self._workers.kill()
 
     def _signal(self, sig: int) -> None:
         # Only while our locust is unreaped (poll() is None), so its pid - and the process group we created
@@ -454,7 +472,7 @@ class LocustLoad:
     def __repr__(self) -> str:
         state = "running" if self.running else ("done" if self.proc else "new")
         return (f"LocustLoad({self.locustfile.name}, users={self.users}, run_time={self.run_time:g}s, "
-                f"classes={self.user_classes or 'all'}, {state})")
+                f"classes={self.user_classes or 'all'}, workers={self.workers}, {state})")
 
 
 @atexit.register

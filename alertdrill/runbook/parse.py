@@ -15,7 +15,7 @@ Remediation actions are machine-findable: every shell code block (bash, sh, shel
 language) in a section's Remediation subsection is a list of commands; a comment line (`# ...`) starts
 a new named action, the commands below it belong to it; backslash continuations are joined.
 
-    rb = parse_runbook()                      # docs/runbook.md of this repository
+    rb = parse_runbook()                      # the configured runbook (docs/runbook.md here)
     rb = parse_runbook("path/to/your/runbook.md")
     rb.alert_names()                          # ['HighAPILatency', 'CriticalAPILatency', ...]
     rb.section("RedisDisconnected").remediation_commands
@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alertdrill.project import RUNBOOK_FILE as DEFAULT_RUNBOOK_PATH
+from alertdrill.config import current as current_config
 
 SHELL_LANGS = {"", "bash", "sh", "shell", "console", "zsh"}
 SUBSECTION_ALIASES = {
@@ -262,8 +262,8 @@ def parse_runbook_text(text: str, path: Path | None = None) -> Runbook:
 
 
 def parse_runbook(path: str | Path | None = None) -> Runbook:
-    """Parse the runbook at path (default: docs/runbook.md of this repository)."""
-    p = Path(path) if path is not None else DEFAULT_RUNBOOK_PATH
+    """Parse the runbook at path (default: the configured `runbook`)."""
+    p = Path(path) if path is not None else current_config().runbook
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as e:

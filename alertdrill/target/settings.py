@@ -1,5 +1,7 @@
-"""Where the stack's services listen. Defaults are the runbook's; every port follows the same
-environment variable that docker-compose.test.yml reads, so the suite and the stack agree."""
+"""Where the stack's services listen. Defaults are the runbook's (PORT_DEFAULTS, SERVICE_PORTS: this
+repository's layout, the defaults of alertdrill.config); a user's `[tool.alertdrill.ports]` and
+`[tool.alertdrill.services]` replace them, and every port follows the same environment variable that the
+compose file reads, so the suite and the stack agree."""
 from __future__ import annotations
 
 import os
@@ -33,11 +35,19 @@ SERVICE_PORTS = {
     "prometheus": "PROMETHEUS_PORT",
     "alertmanager": "ALERTMANAGER_PORT",
 }
-SERVICES = tuple(SERVICE_PORTS)
 
 
-def _port(name: str, env: dict[str, str]) -> int:
-    raw = env.get(name, str(PORT_DEFAULTS[name]))
+def __getattr__(name: str):
+    """SERVICES: the configured compose services (alertdrill.config), looked up when asked for."""
+    if name == "SERVICES":
+        from alertdrill.config import current
+
+        return tuple(current().services)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _port(name: str, env: dict[str, str], defaults: dict[str, int]) -> int:
+    raw = env.get(name, str(defaults[name]))
     try:
         port = int(raw)
     except ValueError:
@@ -53,8 +63,11 @@ class Endpoints:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Endpoints":
+        from alertdrill.config import current
+
         env = dict(os.environ if env is None else env)
-        return cls({name: _port(name, env) for name in PORT_DEFAULTS})
+        defaults = current().ports
+        return cls({name: _port(name, env, defaults) for name in defaults})
 
     def url(self, port_name: str) -> str:
         return f"http://127.0.0.1:{self.ports[port_name]}"

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from testcontainers.compose import DockerCompose
 
-from alertdrill.errors import StackError
+from alertdrill.errors import ConfigError, StackError
 from alertdrill.target.clients.docker import DockerClient
-from alertdrill.project import COMPOSE_FILE, STATE_DIR
-from alertdrill.target.settings import SERVICE_PORTS, SERVICES, Endpoints
+from alertdrill.config import current as current_config
+from alertdrill.target.settings import Endpoints
 
 
 @dataclass(frozen=True)
@@ -46,26 +46,45 @@ def engine_available() -> tuple[bool, str]:
     return True, ""
 
 
+class _ProjectCompose(DockerCompose):
+    """testcontainers' compose wrapper with the project name on every command (`-p NAME`)."""
+
+    project_name: str = ""
+
+    @property
+    def compose_command_property(self) -> list[str]:  # type: ignore[override]
+        cmd = DockerCompose.compose_command_property.func(self)  # type: ignore[attr-defined]
+        return [*cmd[:2], "-p", self.project_name, *cmd[2:]] if self.project_name else cmd
+
+
 class Stack:
-    """One compose project. `overrides` are compose interpolation variables (ports, the drill's
-    rendered rules and Alertmanager directories, scrape and evaluation intervals)."""
+    """One compose project (the configured compose file and project name, see alertdrill.config).
+    `overrides` are compose interpolation variables (ports, the drill's rendered rules and Alertmanager
+    directories, scrape and evaluation intervals). Implements alertdrill.target.control.StackControl."""
 
     def __init__(self, overrides: dict[str, str] | None = None, *, endpoints: Endpoints | None = None,
-                 compose_file: Path = COMPOSE_FILE) -> None:
+                 compose_file: Path | None = None, project: str | None = None) -> None:
+        conf = current_config()
         self.overrides = dict(overrides or {})
         self.endpoints = endpoints or Endpoints.from_env({**os.environ, **self.overrides})
-        self.compose_file = compose_file
+        self.compose_file = Path(compose_file or conf.compose_file)
+        if not self.compose_file.is_file():
+            raise ConfigError(f"[tool.alertdrill] compose_file: {self.compose_file} does not exist; expected the "
+                              f"compose file of the platform and its monitoring (config: {conf.source or 'defaults'})")
+        self.project = project or conf.compose_project
+        self.services = dict(conf.services)  # compose service -> its port variable
         self._docker: DockerClient | None = None
-        STATE_DIR.mkdir(exist_ok=True)
-        self.env_file = STATE_DIR / "stack.env"
+        conf.state_dir.mkdir(parents=True, exist_ok=True)
+        self.env_file = conf.state_dir / "stack.env"
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in sorted(self.overrides.items())))
-        self._compose = DockerCompose(
-            context=str(compose_file.parent),
-            compose_file_name=compose_file.name,
+        self._compose = _ProjectCompose(
+            context=str(self.compose_file.parent),
+            compose_file_name=self.compose_file.name,
             env_file=str(self.env_file),
             build=True,
             wait=True,
         )
+        self._compose.project_name = self.project
 
     @property
     def docker(self) -> DockerClient:
@@ -110,6 +129,18 @@ class Stack:
         """Remove containers, volumes and orphans of this project; nothing is left behind."""
         self.compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
 
+    def kill(self, service: str, signal: str = "SIGKILL") -> None:
+        self.docker.kill(service, signal)
+
+    def exec(self, service: str, cmd: list[str] | str) -> tuple[int, str]:
+        return self.docker.exec(service, cmd)
+
+    def logs(self, service: str, since: float | None = None, tail: int | str = "all") -> str:
+        return self.docker.logs(service, since=since, tail=tail)
+
+    def state(self, service: str) -> str:
+        return self.docker.state(service)
+
     def restart(self, service: str) -> None:
         self.compose("restart", service)
 
@@ -129,8 +160,8 @@ class Stack:
         for row in rows:
             seen[row["Service"]] = row
         result = []
-        for service in SERVICES:
-            port = self.endpoints.ports[SERVICE_PORTS[service]]
+        for service, port_var in self.services.items():
+            port = self.endpoints.ports[port_var]
             row = seen.get(service)
             result.append(ServiceStatus(
                 service=service,

@@ -1,0 +1,217 @@
+"""The suite's configuration, in one place: `[tool.alertdrill]` of the user's pyproject.toml.
+
+Found by walking up from the current directory (or pytest's rootdir) to the first pyproject.toml that has
+a `[tool.alertdrill]` table, or named outright (`--alertdrill-config PATH`, `ALERTDRILL_CONFIG=PATH`).
+Every path in it resolves from the directory of that file, never from where alertdrill is installed.
+Without any configuration the defaults apply from the current directory; they are this repository's
+layout, so `pytest` here behaves as it always did.
+
+    [tool.alertdrill]
+    compose_file = "docker-compose.test.yml"
+    compose_project = "alertdrill"
+    rules = ["stack/prometheus/rules/*.yml"]          # globs, as Prometheus' rule_files
+    alertmanager = "stack/alertmanager/alertmanager.yml"
+    runbook = "docs/runbook.md"
+    receivers = ["pagerduty", "slack-oncall-alerts", "engineering-manager"]
+    [tool.alertdrill.services]                         # compose service -> its port variable
+    backend = "BACKEND_PORT"
+    [tool.alertdrill.ports]                            # port variables (the environment overrides them)
+    BACKEND_PORT = 8000
+
+A wrong or missing setting raises ConfigError naming the key, the value and what is valid.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alertdrill.errors import ConfigError
+from alertdrill.target.settings import PORT_DEFAULTS, SERVICE_PORTS
+
+ENV_VAR = "ALERTDRILL_CONFIG"
+TABLE = "tool.alertdrill"
+
+# key: (kind, default, must exist, what it is). kind: "path" | "paths" (globs) | "str" | "strs" | "table"
+KEYS: dict[str, tuple[str, Any, bool, str]] = {
+    "compose_file": ("path", "docker-compose.test.yml", False, "the compose file of the platform and its monitoring"),
+    "compose_project": ("str", "alertdrill", False, "the compose project name"),
+    "rules": ("paths", ["stack/prometheus/rules/*.yml"], True, "rule files, globs as Prometheus loads them"),
+    "alertmanager": ("path", "stack/alertmanager/alertmanager.yml", True, "the Alertmanager configuration"),
+    "prometheus": ("path", "stack/prometheus/prometheus.yml", False, "prometheus.yml to render at drill intervals, if any"),
+    "runbook": ("path", "docs/runbook.md", True, "the runbook, one section per alert"),
+    "scenarios": ("path", "scenarios", False, "the folder of drill scenarios"),
+    "locustfiles": ("path", "locustfiles", False, "the folder of locustfiles"),
+    "state_dir": ("path", ".alertdrill", False, "where rendered configs, timelines and load runs go"),
+    "rule_tests": ("paths", ["tests/rules/*_test.yml"], False, "promtool unit-test files (globs)"),
+    "routing_tests": ("paths", ["tests/rules/expected.yml"], False, "routing expectations (alert -> receivers)"),
+    "mutation_tests": ("paths", ["tests/rules/test_rules_mutation.py"], False, "the mutation tests (globs)"),
+    "receivers": ("strs", ["pagerduty", "slack-oncall-alerts", "engineering-manager"], False,
+                  "the receivers the drills expect notifications at"),
+    "services": ("table", dict(SERVICE_PORTS), False, "compose service -> the variable of its port"),
+    "ports": ("table", dict(PORT_DEFAULTS), False, "port variable -> port (the environment overrides)"),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The resolved configuration: absolute paths, validated values."""
+    root: Path  # the directory paths resolve from
+    source: Path | None  # the pyproject.toml read, None for the defaults
+    compose_file: Path
+    compose_project: str
+    rules: tuple[Path, ...]
+    rule_globs: tuple[str, ...]
+    alertmanager: Path
+    prometheus: Path | None
+    runbook: Path
+    scenarios: Path
+    locustfiles: Path
+    state_dir: Path
+    rule_tests: tuple[Path, ...]
+    routing_tests: tuple[Path, ...]
+    mutation_tests: tuple[Path, ...]
+    receivers: tuple[str, ...]
+    services: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        where = self.source or f"defaults (no [{TABLE}] found; paths from {self.root})"
+        return f"alertdrill config: {where}"
+
+
+def find(start: Path | None = None) -> Path | None:
+    """The first pyproject.toml with a [tool.alertdrill] table, walking up from start (default: cwd)."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        candidate = d / "pyproject.toml"
+        if candidate.is_file() and "alertdrill" in _read(candidate).get("tool", {}):
+            return candidate
+    return None
+
+
+def _read(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the alertdrill configuration {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+
+def load(path: str | Path | None = None, *, start: Path | None = None) -> Config:
+    """Read and validate a configuration: `path` (a pyproject.toml), else ALERTDRILL_CONFIG, else the
+    nearest pyproject.toml with [tool.alertdrill] above `start`, else the defaults from `start`."""
+    explicit = path or os.environ.get(ENV_VAR) or None
+    if explicit:
+        source = Path(explicit).resolve()
+        if not source.is_file():
+            raise ConfigError(f"alertdrill configuration {str(explicit)!r} does not exist: expected a pyproject.toml "
+                              f"with a [{TABLE}] table (from --alertdrill-config or {ENV_VAR})")
+        table = _read(source).get("tool", {}).get("alertdrill")
+        if table is None:
+            raise ConfigError(f"{source} has no [{TABLE}] table; add one (see `alertdrill init`)")
+    else:
+        source = find(start)
+        table = _read(source)["tool"]["alertdrill"] if source else {}
+    root = source.parent if source else (start or Path.cwd()).resolve()
+    return from_table(table, root, source)
+
+
+def from_table(table: dict, root: Path, source: Path | None = None) -> Config:
+    """Validate `table` (the [tool.alertdrill] dict) and resolve it against root."""
+    where = f"[{TABLE}] of {source}" if source else f"[{TABLE}]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table, got {type(table).__name__}")
+    unknown = sorted(set(table) - set(KEYS))
+    if unknown:
+        k = unknown[0]
+        raise ConfigError(f"{where}: unknown key {k!r} (value {table[k]!r}); valid keys are: {', '.join(KEYS)}")
+    values = {k: _value(where, root, k, table.get(k, spec[1]), explicit=k in table) for k, spec in KEYS.items()}
+    values["rule_globs"] = tuple(_strings(where, "rules", table.get("rules", KEYS["rules"][1])))
+    values["ports"] = _ports(where, values["ports"])
+    _check_services(where, values["services"], values["ports"])
+    prom = values["prometheus"]
+    values["prometheus"] = prom if prom.exists() else None
+    return Config(root=root, source=source, **values)
+
+
+def _value(where: str, root: Path, key: str, raw: Any, *, explicit: bool) -> Any:
+    kind, _default, must_exist, what = KEYS[key]
+    if kind == "str":
+        if not isinstance(raw, str) or not raw.strip():
+            raise ConfigError(f"{where}: {key} = {raw!r} is invalid: expected a non-empty string ({what})")
+        return raw
+    if kind == "strs":
+        return tuple(_strings(where, key, raw))
+    if kind == "table":
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: {key} = {raw!r} is invalid: expected a table ({what})")
+        return dict(raw)
+    if kind == "path":
+        if not isinstance(raw, str) or not raw:
+            raise ConfigError(f"{where}: {key} = {raw!r} is invalid: expected a path string ({what})")
+        p = (root / raw).resolve()
+        if must_exist and not p.exists():
+            raise ConfigError(f"{where}: {key} = {raw!r}: {p} does not exist; expected {what}, "
+                              f"relative to {root}")
+        return p
+    patterns = _strings(where, key, raw)
+    found = _glob(root, patterns)
+    if not found and (must_exist or explicit and patterns):  # an explicit [] means "none"
+        raise ConfigError(f"{where}: {key} = {raw!r} matches no file under {root}; expected {what}")
+    return tuple(found)
+
+
+def _strings(where: str, key: str, raw: Any) -> list[str]:
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(x, str) and x for x in raw):
+        raise ConfigError(f"{where}: {key} = {raw!r} is invalid: expected a string or a list of strings "
+                          f"({KEYS[key][3]})")
+    return raw
+
+
+def _glob(root: Path, patterns: list[str]) -> list[Path]:
+    out: list[Path] = []
+    for pattern in patterns:
+        full = pattern if os.path.isabs(pattern) else str(root / pattern)
+        out += [Path(p).resolve() for p in sorted(glob.glob(full, recursive=True)) if Path(p).is_file()]
+    return list(dict.fromkeys(out))
+
+
+def _ports(where: str, table: dict) -> dict[str, int]:
+    ports = dict(PORT_DEFAULTS)
+    for name, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+            raise ConfigError(f"{where}: ports.{name} = {value!r} is invalid: expected a port number 1-65535")
+        ports[name] = value
+    return ports
+
+
+def _check_services(where: str, services: dict, ports: dict[str, int]) -> None:
+    for service, var in services.items():
+        if not isinstance(var, str) or var not in ports:
+            raise ConfigError(f"{where}: services.{service} = {var!r} is invalid: expected the name of a port "
+                              f"variable, one of: {', '.join(sorted(ports))} (add yours under ports)")
+
+
+_active: Config | None = None
+
+
+def current() -> Config:
+    """The active configuration: the one activate() set, else load() from the current directory."""
+    global _active
+    if _active is None:
+        _active = load()
+    return _active
+
+
+def activate(config: Config | None) -> Config | None:
+    """Make `config` the active configuration (None: find it again on next use); returns the previous."""
+    global _active
+    previous, _active = _active, config
+    return previous

@@ -1,0 +1,54 @@
+"""The target interface: what faults, guards, remediations and checks need from the platform under drill,
+whatever runs it. `alertdrill.target.stack.Stack` (docker compose) is one implementation; a Kubernetes
+target (docs/kubernetes.md) is another module implementing the same methods, not a rewrite:
+
+    operation            compose (Stack)                      Kubernetes (a KubeTarget, to be written)
+    start(service)       docker compose start                 kubectl scale deploy/<s> --replicas=<n>
+    stop(service)        docker compose stop                  kubectl scale deploy/<s> --replicas=0
+    restart(service)     docker compose restart               kubectl rollout restart deploy/<s>
+    kill(service, sig)   docker kill --signal                 kubectl delete pod -l app=<s> --grace-period=0
+    exec(service, cmd)   docker exec                          kubectl exec deploy/<s> -- cmd
+    logs(service, ...)   docker logs                          kubectl logs deploy/<s> --since
+    state(service)       running (healthy) | exited | missing  ready replicas / desired, as the same words
+    status()             compose ps                           kubectl get deploy,sts -o json
+    endpoints            127.0.0.1 ports                       port-forwards or in-cluster Service URLs
+    overrides            compose variables for the runbook     KUBECONFIG, namespace for the runbook
+
+Faults reach the platform only through `ctx.stack` (this protocol) and `ctx.toxiproxy` (a Toxiproxy API,
+in a cluster a sidecar); nothing in a fault names docker or compose.
+"""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from alertdrill.target.settings import Endpoints
+
+
+@runtime_checkable
+class StackControl(Protocol):
+    endpoints: Endpoints
+    overrides: dict[str, str]  # environment for the runbook's commands (compose variables, KUBECONFIG...)
+
+    def up(self) -> None: ...
+
+    def down(self) -> None: ...
+
+    def healthy(self) -> bool: ...
+
+    def describe(self) -> str: ...
+
+    def start(self, service: str) -> None: ...
+
+    def stop(self, service: str) -> None: ...
+
+    def restart(self, service: str) -> None: ...
+
+    def kill(self, service: str, signal: str = "SIGKILL") -> None: ...
+
+    def exec(self, service: str, cmd: list[str] | str) -> tuple[int, str]: ...
+
+    def logs(self, service: str, since: float | None = None, tail: int | str = "all") -> str: ...
+
+    def state(self, service: str) -> str: ...
+
+    def close(self) -> None: ...
