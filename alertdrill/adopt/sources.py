@@ -45,9 +45,18 @@ def unit_tests(conf: Config) -> dict[str, int]:
 
 
 def routing_tests(conf: Config) -> dict[str, list[str]]:
-    """alert -> the receivers its routing test expects (`alerts: {Name: {receivers: [...]}}`, checked
-    with `amtool config routes test --verify.receivers`)."""
+    """alert -> the receivers its routing test expects: the runbook's alert index (its promises, which
+    the routing tests hold the routing to), else `alerts: {Name: {receivers: [...]}}` in the
+    routing_tests files (checked with `amtool config routes test --verify.receivers`)."""
     out: dict[str, list[str]] = {}
+    try:
+        from alertdrill.runbook.parse import parse_runbook
+        from alertdrill.runbook.promises import parse_promises
+
+        promised = parse_promises(parse_runbook(conf.runbook))
+        out.update({a: list(p.receivers) for a, p in promised.alerts.items() if p.receivers})
+    except (OSError, ValueError, KeyError):  # no runbook, or one without an alert index table
+        pass
     for path in conf.routing_tests:
         for name, spec in (_yaml(path).get("alerts") or {}).items():
             if isinstance(spec, dict) and spec.get("receivers"):
@@ -59,7 +68,7 @@ def routing_tests(conf: Config) -> dict[str, list[str]]:
 # alerting rule gets each of these, an alert carrying revenue_impact also loses that label, and every
 # receiver its routing test names is dropped from its route once. The tests require all to be caught.
 RULE_MUTATIONS = ("threshold raised", "threshold lowered", "comparison flipped", "severity changed",
-                  "alert renamed", "for removed")
+                  "alert renamed", "for removed", "for one evaluation longer")
 
 
 def mutation_tested(conf: Config) -> bool:
