@@ -1,5 +1,5 @@
 """`alertdrill`: bring the stack up, show it, take it down; render drill configs; list a runbook's
-alerts and actions; run drills."""
+alerts and actions; run drills and gamedays; make the report of a run."""
 from __future__ import annotations
 
 import argparse
@@ -43,6 +43,20 @@ def _runbook_cmd(args: argparse.Namespace) -> int:
     return parse.main([args.path] if args.path else [])
 
 
+def _report_cmd(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from alertdrill.report import load_dir, summary_markdown, write_html
+
+    timelines = load_dir(Path(args.dir))
+    out = write_html(timelines, Path(args.output))
+    print(f"report of {len(timelines)} drills written to {out}")
+    if args.markdown:
+        Path(args.markdown).write_text(summary_markdown(timelines))
+        print(f"summary written to {args.markdown}")
+    return 0
+
+
 def _drill_cmd(args: argparse.Namespace) -> int:
     import pytest
 
@@ -70,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     rb = sub.add_parser("runbook", help="list the alerts a runbook names and their remediation actions")
     rb.add_argument("path", nargs="?", help="the runbook (default docs/runbook.md)")
     rb.set_defaults(func=_runbook_cmd)
+
+    rp = sub.add_parser("report", help="make the HTML report (and a Markdown summary) from timeline JSON files")
+    rp.add_argument("dir", nargs="?", default=".alertdrill/timelines", help="folder of timelines (default .alertdrill/timelines)")
+    rp.add_argument("-o", "--output", default="report.html", help="the HTML file to write (default report.html)")
+    rp.add_argument("--markdown", metavar="PATH", help="also write the Markdown summary there")
+    rp.set_defaults(func=_report_cmd)
 
     dr = sub.add_parser("drill", help="run the drills (pytest scenarios/); extra args go to pytest, e.g. -k RedisDisconnected")
     dr.add_argument("pytest_args", nargs=argparse.REMAINDER)

@@ -26,6 +26,17 @@ class Timeouts:
 
 
 @dataclass
+class Gameday:
+    """How a drill is run by people: who remediates, how long a drill may take at most, and the abort
+    conditions (a health probe failing longer than its grace)."""
+    remediate: str = "runbook"  # runbook: the suite runs the runbook's action | human: people on call do
+    max_drill_s: float | None = None  # the whole drill, fault to invariants; None: no limit
+    max_fire_ratio: float | None = None  # the regression gate: time to fire / floor
+    health_probes: tuple[str, ...] = ()  # URLs that must answer 2xx ...
+    probe_grace_s: float = 30.0  # ... or the drill aborts after this long
+
+
+@dataclass
 class DrillContext:
     stack: Stack
     timings: Timings
@@ -33,6 +44,7 @@ class DrillContext:
     artifacts: Path
     timeouts: Timeouts = field(default_factory=Timeouts)
     reporter: Reporter = print
+    gameday: Gameday = field(default_factory=Gameday)
     endpoints: Endpoints = field(init=False)
 
     def __post_init__(self) -> None:

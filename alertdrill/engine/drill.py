@@ -20,6 +20,7 @@ from alertdrill.engine.faults import Fault
 from alertdrill.engine.guards import Guard
 from alertdrill.engine.observe import Observer
 from alertdrill.engine.remediations import Remediation
+from alertdrill.engine.threshold import Threshold
 from alertdrill.engine.timeline import Phase, Timeline
 from alertdrill.errors import (AlertNotFired, AlertNotResolved, DrillError, NotificationMissing, SteadyStateError,
                                UnexpectedAlert)
@@ -41,7 +42,8 @@ class Drill:
         self.obs = Observer(ctx, expectation, self.started)
         self.timeline = Timeline(scenario=scenario, alert=expectation.alertname, factor=float(ctx.timings.factor),
                                  broken_on_purpose=broken_on_purpose, watch=self.obs.watch,
-                                 threshold=expectation.threshold)
+                                 threshold=expectation.threshold, severity=expectation.severity,
+                                 receivers=sorted(expectation.receivers))
         self._rollbacks: list[Fault | Guard] = []  # healed / restored in reverse order
         self.loads: list = []  # LocustLoad runs, stopped when the drill ends
 
@@ -63,6 +65,8 @@ class Drill:
     def __exit__(self, exc_type, exc, tb) -> None:
         self.timeline.outcome = "passed" if exc_type is None else (
             "aborted" if exc_type is KeyboardInterrupt else "failed")
+        if exc is not None:
+            self.timeline.error = (str(exc) or type(exc).__name__)[:4000]
         try:
             self.heal_all()
         finally:
@@ -220,6 +224,7 @@ class Drill:
         self.obs.loaded_rule()
         self.timeline.fire_floor, self.timeline.resolve_floor = t.fire_floor_s(name), t.resolve_floor_s
         timeout = self.ctx.fire_deadline_s(name)
+        self.timeline.fire_deadline = timeout
         injected = self.timeline.last("injected")
         since = injected.at if injected else self.started
         seen: dict = {"state": "inactive", "got": set()}
@@ -260,6 +265,8 @@ class Drill:
             event = f"{'notified' if status == 'firing' else 'resolved-notified'}:{n.receiver}"
             if not any(e.name == event for e in self.timeline.events):
                 self.mark(event, at=n.received_at)
+                self.timeline.notifications.append({"receiver": n.receiver, "status": n.status,
+                                                    "at": round(n.received_at, 3)})
         return got
 
     def _check_unexpected(self) -> None:
@@ -299,8 +306,9 @@ class Drill:
     def investigate(self, description: str, check: Callable[[], str]) -> str:
         """Run one of the runbook's investigation steps; `check` returns the evidence or raises
         InvestigationFailed."""
-        with self.phase(f"investigate: {description}"):
+        with self.phase(f"investigate: {description}") as p:
             evidence = check()
+            p.detail = str(evidence)
             self.report(f"    evidence: {evidence}")
             return evidence
 
@@ -309,7 +317,14 @@ class Drill:
             # Timed from the start: a restart inside the action can already clear the alert (and its
             # resolved notice arrive) before the action returns.
             started = time.time()
-            done = remediation.apply(self.ctx)
+            action = {"name": type(remediation).__name__, "script": "", "output": "", "started": round(started, 3)}
+            self.timeline.actions.append(action)
+            try:
+                done = remediation.apply(self.ctx)
+            finally:
+                action.update(ended=round(time.time(), 3), output=getattr(remediation, "output", ""),
+                              name=getattr(remediation, "match", "") or action["name"])
+            action["script"] = done
             self.mark("remediated", done, at=started)
             self.report(f"    applied: {done}")
 
@@ -322,6 +337,7 @@ class Drill:
 
         def resolved() -> bool:
             self._sample()
+            self._note_mitigated()
             seen["states"] = self.obs.alert_states()
             if not seen["states"] and not self.timeline.first("resolved"):
                 self.mark("resolved")
@@ -350,6 +366,15 @@ class Drill:
         self._check_receivers_exact()
         return time.time() - since
 
+    def _note_mitigated(self) -> None:
+        """Mark `mitigated` at the first sample back on the healthy side of the threshold."""
+        threshold = Threshold.parse(self.expect.threshold)
+        if threshold is None or self.timeline.first("mitigated") or not self.timeline.samples:
+            return
+        at, value = self.timeline.samples[-1]
+        if threshold.healthy(value):
+            self.mark("mitigated", f"{self.obs.watch} = {value:.3g}", at=at)
+
     def _check_receivers_exact(self) -> None:
         """The alert reached exactly the expected receivers (no route to someone it should not page)."""
         got = {n.receiver for n in self.obs.notifications(None, self.started)}
@@ -363,7 +388,8 @@ class Drill:
 
     def invariant(self, description: str, check: Callable[[], str]) -> str:
         """`check` returns a summary of what held, or raises InvariantViolated."""
-        with self.phase(f"invariant: {description}"):
+        with self.phase(f"invariant: {description}") as p:
             summary = check()
+            p.detail = str(summary)
             self.report(f"    held: {summary}")
             return summary
