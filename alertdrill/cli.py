@@ -64,6 +64,7 @@ def _drill_cmd(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from alertdrill import gameday
     from alertdrill.alerting.timescale import DEFAULT_FACTOR
 
     parser = argparse.ArgumentParser(prog="alertdrill", description=__doc__)
@@ -90,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("-o", "--output", default="report.html", help="the HTML file to write (default report.html)")
     rp.add_argument("--markdown", metavar="PATH", help="also write the Markdown summary there")
     rp.set_defaults(func=_report_cmd)
+
+    gd = sub.add_parser("gameday", help="drills run by people at real timings against the running stack "
+                                        "(--remediate human, --plan); see README 'A gameday, start to finish'")
+    gameday.add_arguments(gd)
+    gd.set_defaults(func=gameday.run)
 
     dr = sub.add_parser("drill", help="run the drills (pytest scenarios/); extra args go to pytest, e.g. -k RedisDisconnected")
     dr.add_argument("pytest_args", nargs=argparse.REMAINDER)
