@@ -4,6 +4,7 @@ it at call time."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -64,6 +65,12 @@ class DrillContext:
         """The same context reading another runbook (a drill against a deliberately broken one)."""
         other = copy.copy(self)
         other.runbook = runbook
+        return other
+
+    def with_gameday(self, **changes) -> "DrillContext":
+        """The same context run another way (e.g. remediate="human", max_drill_s=600)."""
+        other = copy.copy(self)
+        other.gameday = dataclasses.replace(self.gameday, **changes)
         return other
 
     def fire_deadline_s(self, alert: str) -> float:

@@ -22,8 +22,8 @@ from alertdrill.engine.observe import Observer
 from alertdrill.engine.remediations import Remediation
 from alertdrill.engine.threshold import Threshold
 from alertdrill.engine.timeline import Phase, Timeline
-from alertdrill.errors import (AlertNotFired, AlertNotResolved, DrillError, NotificationMissing, SteadyStateError,
-                               UnexpectedAlert)
+from alertdrill.errors import (AlertNotFired, AlertNotResolved, DrillAborted, DrillError, NotificationMissing,
+                               SteadyStateError, UnexpectedAlert)
 from alertdrill.target.clients.prometheus import AlertState
 from alertdrill.wait import until
 
@@ -43,7 +43,7 @@ class Drill:
         self.timeline = Timeline(scenario=scenario, alert=expectation.alertname, factor=float(ctx.timings.factor),
                                  broken_on_purpose=broken_on_purpose, watch=self.obs.watch,
                                  threshold=expectation.threshold, severity=expectation.severity,
-                                 receivers=sorted(expectation.receivers))
+                                 receivers=sorted(expectation.receivers), remediate=ctx.gameday.remediate)
         self._rollbacks: list[Fault | Guard] = []  # healed / restored in reverse order
         self.loads: list = []  # LocustLoad runs, stopped when the drill ends
 
@@ -63,10 +63,13 @@ class Drill:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.timeline.outcome = "passed" if exc_type is None else (
-            "aborted" if exc_type is KeyboardInterrupt else "failed")
+        aborted = exc_type is not None and issubclass(exc_type, (KeyboardInterrupt, DrillAborted))
+        self.timeline.outcome = "passed" if exc_type is None else ("aborted" if aborted else "failed")
         if exc is not None:
             self.timeline.error = (str(exc) or type(exc).__name__)[:4000]
+        if aborted:
+            self.mark("aborted", "Ctrl-C" if exc_type is KeyboardInterrupt else str(exc).splitlines()[0])
+            self.report(f"  ABORTED: {self.timeline.error.splitlines()[0]}; healing the faults")
         try:
             self.heal_all()
         finally:
@@ -111,7 +114,9 @@ class Drill:
         self._emit("marked", self.timeline.mark(name, detail, at))
 
     def _sample(self) -> None:
-        """The watched value now, kept on the timeline (the report's chart) and told to the handlers."""
+        """The watched value now, kept on the timeline (the report's chart) and told to the handlers;
+        every poll of every wait passes here, so the drill's limits are checked here too."""
+        self._check_limits()
         if not self.obs.watch:
             return
         try:
@@ -313,6 +318,12 @@ class Drill:
             return evidence
 
     def remediate(self, remediation: Remediation) -> None:
+        """Apply the remediation; with --remediate human, hand over to the people on call instead and
+        time them (alertdrill.engine.human)."""
+        if self.ctx.gameday.remediate == "human":
+            from alertdrill.engine.human import HumanRemediation
+
+            remediation = HumanRemediation(self, remediation)
         with self.phase("remediation"):
             # Timed from the start: a restart inside the action can already clear the alert (and its
             # resolved notice arrive) before the action returns.
@@ -325,7 +336,7 @@ class Drill:
                 action.update(ended=round(time.time(), 3), output=getattr(remediation, "output", ""),
                               name=getattr(remediation, "match", "") or action["name"])
             action["script"] = done
-            self.mark("remediated", done, at=started)
+            self.mark("remediated", done, at=getattr(remediation, "applied_at", None) or started)
             self.report(f"    applied: {done}")
 
     def expect_resolved(self) -> float:
@@ -365,6 +376,27 @@ class Drill:
                   progress=self._progress(status))
         self._check_receivers_exact()
         return time.time() - since
+
+    def _check_limits(self) -> None:
+        """DrillAborted past the maximum duration (--max-drill-duration)."""
+        limit = self.ctx.gameday.max_drill_s
+        if limit is not None and time.time() - self.started > limit:
+            raise DrillAborted(
+                f"the {self.timeline.scenario} drill reached its maximum duration of {limit:g}s",
+                expected=f"{self.expect.alertname} fired, mitigated and resolved within {limit:g}s",
+                seen=self.obs.situation(),
+                hint="the faults are healed; raise --max-drill-duration if the people on call need longer")
+
+    def mitigated(self) -> bool:
+        """Sample the watched value; True once it is back on its healthy side (marked `mitigated`), or,
+        for an expectation without a threshold, once the alert is no longer active."""
+        self._sample()
+        if Threshold.parse(self.expect.threshold) is None:
+            if not self.timeline.first("mitigated") and not self.obs.alert_states():
+                self.mark("mitigated", f"{self.expect.alertname} inactive")
+        else:
+            self._note_mitigated()
+        return self.timeline.first("mitigated") is not None
 
     def _note_mitigated(self) -> None:
         """Mark `mitigated` at the first sample back on the healthy side of the threshold."""
