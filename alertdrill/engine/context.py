@@ -46,6 +46,7 @@ class DrillContext:
     timeouts: Timeouts = field(default_factory=Timeouts)
     reporter: Reporter = print
     gameday: Gameday = field(default_factory=Gameday)
+    progress_lines: bool = True  # a "[..s left] waiting" line every 2 s (off under a live view)
     endpoints: Endpoints = field(init=False)
 
     def __post_init__(self) -> None:

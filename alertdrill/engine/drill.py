@@ -146,7 +146,8 @@ class Drill:
     def _progress(self, status: Callable[[], str]) -> Callable[[float], None]:
         def show(left: float) -> None:
             text = status()
-            self.report(f"    [{left:5.1f}s left] {text}")
+            if self.ctx.progress_lines:  # off when a live view (alertdrill.engine.live) shows the waits
+                self.report(f"    [{left:5.1f}s left] {text}")
             self._emit("progress", text, left)
 
         return show
