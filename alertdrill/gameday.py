@@ -18,6 +18,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-drill-duration", default="none", metavar="S",
                    help="seconds a drill may take at most; then it heals and is reported aborted")
     p.add_argument("--max-fire-ratio", default="none", metavar="R", help="fail a drill whose time to fire > R x floor")
+    p.add_argument("--no-abort-on-critical", dest="abort_on_critical", action="store_false",
+                   help="keep drilling when an unrelated critical alert fires (default: abort, heal, report)")
+    p.add_argument("--health-probe", action="append", default=[], metavar="URL",
+                   help="a URL that must answer 2xx during the drill (repeatable)")
+    p.add_argument("--probe-grace", default="30", metavar="S", help="seconds a probe may fail before the drill aborts")
     p.add_argument("--plan", action="store_true", help="dry run: print each drill's plan, start or change nothing")
     p.add_argument("--runbook", default=None, help="the runbook (default docs/runbook.md)")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: more pytest options")
@@ -41,7 +46,9 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     if args.plan:
         return out + ["--plan", "-q", *_rest(args)]
     return out + ["--reuse-stack", "--remediate", args.remediate, "--max-drill-duration", args.max_drill_duration,
-                  "--max-fire-ratio", args.max_fire_ratio, *_rest(args)]
+                  "--max-fire-ratio", args.max_fire_ratio, "--probe-grace", args.probe_grace,
+                  *(["--abort-on-critical"] if args.abort_on_critical else []),
+                  *(["--health-probe", ",".join(args.health_probe)] if args.health_probe else []), *_rest(args)]
 
 
 def _rest(args: argparse.Namespace) -> list[str]:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from alertdrill.engine.abort import AbortConditions
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import Fault
@@ -45,6 +46,7 @@ class Drill:
                                  threshold=expectation.threshold, severity=expectation.severity,
                                  receivers=sorted(expectation.receivers), remediate=ctx.gameday.remediate)
         self._rollbacks: list[Fault | Guard] = []  # healed / restored in reverse order
+        self._aborts = AbortConditions(ctx.gameday)
         self.loads: list = []  # LocustLoad runs, stopped when the drill ends
 
     @property
@@ -379,14 +381,8 @@ class Drill:
         return time.time() - since
 
     def _check_limits(self) -> None:
-        """DrillAborted past the maximum duration (--max-drill-duration)."""
-        limit = self.ctx.gameday.max_drill_s
-        if limit is not None and time.time() - self.started > limit:
-            raise DrillAborted(
-                f"the {self.timeline.scenario} drill reached its maximum duration of {limit:g}s",
-                expected=f"{self.expect.alertname} fired, mitigated and resolved within {limit:g}s",
-                seen=self.obs.situation(),
-                hint="the faults are healed; raise --max-drill-duration if the people on call need longer")
+        """DrillAborted past the maximum duration, or when an abort condition holds (alertdrill.engine.abort)."""
+        self._aborts.check(self)
 
     def mitigated(self) -> bool:
         """Sample the watched value; True once it is back on its healthy side (marked `mitigated`), or,
