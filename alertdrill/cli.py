@@ -48,8 +48,11 @@ def _report_cmd(args: argparse.Namespace) -> int:
 
     from alertdrill.report import load_dir, summary_markdown, write_html
 
+    from alertdrill.report import history
+
     timelines = load_dir(Path(args.dir))
-    out = write_html(timelines, Path(args.output))
+    trends = history.trend_svgs(history.read(Path(args.history)), timelines) if args.history else {}
+    out = write_html(timelines, Path(args.output), trends=trends)
     print(f"report of {len(timelines)} drills written to {out}")
     if args.markdown:
         Path(args.markdown).write_text(summary_markdown(timelines))
@@ -90,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("dir", nargs="?", default=".alertdrill/timelines", help="folder of timelines (default .alertdrill/timelines)")
     rp.add_argument("-o", "--output", default="report.html", help="the HTML file to write (default report.html)")
     rp.add_argument("--markdown", metavar="PATH", help="also write the Markdown summary there")
+    rp.add_argument("--history", metavar="FILE", help="draw each alert's trend from this history (e.g. .alertdrill/history.jsonl)")
     rp.set_defaults(func=_report_cmd)
 
     gd = sub.add_parser("gameday", help="drills run by people at real timings against the running stack "

@@ -337,7 +337,7 @@ class Drill:
                 done = remediation.apply(self.ctx)
             finally:
                 action.update(ended=round(time.time(), 3), output=getattr(remediation, "output", ""),
-                              name=getattr(remediation, "match", "") or action["name"])
+                              name=getattr(remediation, "name", "") or getattr(remediation, "match", "") or action["name"])
             action["script"] = done
             self.mark("remediated", done, at=getattr(remediation, "applied_at", None) or started)
             self.report(f"    applied: {done}")

@@ -23,6 +23,8 @@ ANNOUNCE_EVERY_S = 10.0
 
 
 class HumanRemediation(Remediation):
+    name = "people on call"
+
     def __init__(self, drill: "Drill", suggested: Remediation) -> None:
         self.drill, self.suggested = drill, suggested
         self.applied_at: float | None = None  # when the signal came back: the remediation as it took effect
