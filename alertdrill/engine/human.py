@@ -53,8 +53,9 @@ class HumanRemediation(Remediation):
         timeout = max(1.0, d.started + limit - time.time()) if limit else NO_LIMIT_S
 
         def watching() -> bool:
+            done = d.mitigated()  # checks the abort conditions first (an unrelated critical alert aborts)
             d._check_unexpected()
-            return d.mitigated()
+            return done
 
         def never() -> None:
             raise DrillAborted(f"nobody mitigated {alert} within the drill's {limit or NO_LIMIT_S:g}s",
