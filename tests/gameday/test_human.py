@@ -39,15 +39,20 @@ def test_people_mitigate_RedisDisconnected_by_the_runbook(drill, drill_context):
 
     def tell_the_person(line: str) -> None:
         shown(line)
-        if on_call.poll() is None:
+        try:
             on_call.stdin.write(line + "\n")
             on_call.stdin.flush()
+        except (BrokenPipeError, ValueError):  # the person has acted and left
+            pass
 
     ctx.reporter = tell_the_person
     try:
         d = drill(redis_drill.run, redis_drill.EXPECTATION, ctx=ctx)
     finally:
-        on_call.stdin.close()
+        try:
+            on_call.stdin.close()
+        except BrokenPipeError:
+            pass
         person_rc = on_call.wait(timeout=120)
     assert person_rc == 0, "the person's runbook command failed"
     t = d.timeline
