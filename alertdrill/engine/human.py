@@ -64,7 +64,7 @@ class HumanRemediation(Remediation):
                                hint="the faults are healed; in the review, walk the runbook section printed above")
 
         until(watching, timeout, poll=d.POLL, on_timeout=never, every=ANNOUNCE_EVERY_S,
-              progress=lambda left: d.report(f"    [{left:5.0f}s left] waiting for the people on call; {d.obs.watched()}"))
+              progress=d._progress(lambda: f"waiting for the people on call; {d.obs.watched()}"))
         self.applied_at = d.timeline.first("mitigated").at
         took = d.timeline.time_to_mitigate
         self.output = "mitigated " + (f"{took:.1f}s after the first page" if took is not None else "before any page")

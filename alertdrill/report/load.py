@@ -50,10 +50,13 @@ def verdict(t: dict) -> str:
 
 
 def label(t: dict) -> str:
-    """The alert's name, plus the scenario's variant when the test id carries one (e.g. [replay])."""
-    scenario = t.get("scenario", "")
-    variant = scenario.split("[", 1)[1].rstrip("]") if "[" in scenario else ""
-    return f"{t.get('alert', '')} [{variant}]" if variant else t.get("alert", scenario)
+    """The alert's name, plus the scenario's variant when the test id carries one (e.g. [replay]) and
+    what the test's name adds when it is not the scenario's own (test_<Alert>)."""
+    scenario, alert = t.get("scenario", ""), t.get("alert", "")
+    stem, _, variant = scenario.partition("[")
+    extra = stem[len(f"test_{alert}"):].strip("_") if stem.startswith(f"test_{alert}") else stem.removeprefix("test_")
+    extra = extra.replace(f"_{alert}_", " ").replace("_", " ")
+    return alert + (f" [{variant.rstrip(']')}]" if variant else "") + (f" ({extra})" if extra else "")
 
 
 def seconds(value) -> str:

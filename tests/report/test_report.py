@@ -70,11 +70,13 @@ def test_the_figures_of_a_timeline():
 
 def test_the_html_report_has_the_summary_and_one_chart_per_drill(timelines):
     html = render_html(timelines)
-    assert len(re.findall(r'<tr class="summary-row">', html)) == 2
-    assert len(re.findall(r'<svg class="chart"', html)) == 2
-    assert html.count('class="threshold"') == 2, "each chart draws its threshold line"
+    assert len(re.findall(r'<tr class="summary-row">', html)) == len(timelines) == 5
+    assert len(re.findall(r'<svg class="chart"', html)) == len(timelines)
+    assert html.count('class="threshold"') == len(timelines), "each chart draws its threshold line"
     assert "docker compose -f docker-compose.test.yml restart redis" in html  # the runbook command run
-    assert "412 signals generated" in html  # an invariant's detail
+    assert "51 generated since the drill began: delivered 51; 51 stored" in html  # an invariant's detail
+    assert "mitigated 1.8s after the first page" in html  # what the people on call did
+    assert "reached its maximum duration of 100s" in html  # why a drill was aborted
     assert "resolved notice did not reach" in html  # the failed drill's reason
 
 
@@ -86,14 +88,16 @@ def test_the_html_report_fetches_nothing(timelines):
 
 def test_the_markdown_summary(timelines):
     md = summary_markdown(timelines)
-    assert "| RedisDisconnected | ✅ passed | runbook | 4.5s | 5.0s | 0.91x |" in md
+    assert "| RedisDisconnected | ✅ passed | runbook | 4.9s | 5.0s | 0.97x | 2.1s | 9.7s | 12.0s | 0.81x |" in md
+    assert "| RedisDisconnected (people mitigate by the runbook) | ✅ passed | human | 4.4s |" in md
+    assert "| RedisDisconnected (at production timings) | ✅ passed | runbook | 90.8s | 92.0s | 0.99x |" in md
     assert "**CriticalErrorRate** failed: CriticalErrorRate resolved but" in md
 
 
 def test_alertdrill_report_makes_it_again_from_a_folder(tmp_path, capsys):
     out, md = tmp_path / "r.html", tmp_path / "s.md"
     assert cli(["report", str(TIMELINES), "-o", str(out), "--markdown", str(md)]) == 0
-    assert out.read_text().count('<svg class="chart"') == 2
+    assert out.read_text().count('<svg class="chart"') == 5
     assert "RedisDisconnected" in md.read_text()
 
 
@@ -116,7 +120,7 @@ def test_history_appends_each_run_and_the_report_shows_the_trend(tmp_path, timel
     assert [len(past[a]) for a in ("RedisDisconnected", "CriticalErrorRate")] == [2, 2]
     trends = history.trend_svgs(past, timelines)
     html = render_html(timelines, trends=trends)
-    assert html.count('<svg class="trend"') == 2 and "2 runs; last 0.91x" in html
+    assert html.count('<svg class="trend"') == len(timelines) and "2 runs; last 0.97x" in html
 
 
 def test_the_fire_ratio_gate_fails_a_slow_alert_naming_the_ratio():
