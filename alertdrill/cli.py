@@ -105,7 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     dr.add_argument("pytest_args", nargs=argparse.REMAINDER)
     dr.set_defaults(func=_drill_cmd)
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if argv[:1] == ["gameday"]:
+        argv, extra = gameday.split_pytest_args(argv)
     args = parser.parse_args(argv)
+    if extra:
+        args.pytest_args = extra
     try:
         return args.func(args)
     except (ConfigError, ValueError) as exc:

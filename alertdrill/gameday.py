@@ -25,7 +25,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--probe-grace", default="30", metavar="S", help="seconds a probe may fail before the drill aborts")
     p.add_argument("--plan", action="store_true", help="dry run: print each drill's plan, start or change nothing")
     p.add_argument("--runbook", default=None, help="the runbook (default docs/runbook.md)")
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: more pytest options")
+    p.set_defaults(pytest_args=[])  # what follows `--` on the command line (see split_pytest_args)
+
+
+def split_pytest_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """`alertdrill gameday A B --factor 1 -- --junitxml=x.xml`: the gameday's own arguments, and pytest's."""
+    if "--" in argv:
+        i = argv.index("--")
+        return argv[:i], argv[i + 1:]
+    return argv, []
 
 
 def selection(alerts: list[str], known: list[str]) -> list[str]:
@@ -52,7 +60,7 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
 
 
 def _rest(args: argparse.Namespace) -> list[str]:
-    return [a for a in args.pytest_args if a != "--"]
+    return list(args.pytest_args)
 
 
 def run(args: argparse.Namespace) -> int:

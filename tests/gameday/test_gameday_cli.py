@@ -13,7 +13,10 @@ from alertdrill.errors import ConfigError
 def parse(*argv: str) -> list[str]:
     p = argparse.ArgumentParser()
     gameday.add_arguments(p)
-    return gameday.pytest_args(p.parse_args(list(argv)))
+    own, extra = gameday.split_pytest_args(list(argv))
+    args = p.parse_args(own)
+    args.pytest_args = extra
+    return gameday.pytest_args(args)
 
 
 def test_a_gameday_reuses_the_running_stack_at_production_timings_and_aborts_on_critical():
@@ -24,6 +27,13 @@ def test_a_gameday_reuses_the_running_stack_at_production_timings_and_aborts_on_
     for part in ("--drill-factor 1", "--reuse-stack", "--remediate human", "--max-drill-duration 900",
                  "--abort-on-critical", "--health-probe http://127.0.0.1:8000/health"):
         assert part in joined
+    assert "--remediate runbook" not in joined
+
+
+def test_options_after_the_alerts_and_pytest_options_after_a_double_dash():
+    args = parse("RedisDisconnected", "--factor", "30", "--", "--drill-artifacts", "/tmp/x")
+    assert args[args.index("--drill-factor") + 1] == "30"
+    assert args[-2:] == ["--drill-artifacts", "/tmp/x"] and "--factor" not in args
 
 
 def test_abort_on_critical_can_be_turned_off():
