@@ -81,6 +81,7 @@ def test_the_plan_covers_every_drill_and_writes_no_file():
     assert not changed, f"--plan must write nothing; it changed {changed[:20]}"
 
 
+@pytest.mark.stack  # waits for the stack lock: other runs must not move containers while it compares
 def test_the_plan_starts_or_stops_no_container():
     if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
         pytest.skip("no Docker engine running: only the file half of --plan can be checked")
