@@ -1,5 +1,5 @@
 """`alertdrill`: bring the stack up, show it, take it down; render drill configs; list a runbook's
-alerts and actions; run drills."""
+alerts and actions; run drills and gamedays; make the report of a run."""
 from __future__ import annotations
 
 import argparse
@@ -56,6 +56,21 @@ def _coverage_cmd(args: argparse.Namespace) -> int:
                           *(["--artifacts", args.artifacts] if args.artifacts else [])])
 
 
+def _report_cmd(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from alertdrill.report import history, load_dir, summary_markdown, write_html
+
+    timelines = load_dir(Path(args.dir))
+    trends = history.trend_svgs(history.read(Path(args.history)), timelines) if args.history else {}
+    out = write_html(timelines, Path(args.output), trends=trends)
+    print(f"report of {len(timelines)} drills written to {out}")
+    if args.markdown:
+        Path(args.markdown).write_text(summary_markdown(timelines))
+        print(f"summary written to {args.markdown}")
+    return 0
+
+
 def _drill_cmd(args: argparse.Namespace) -> int:
     import pytest
 
@@ -67,6 +82,7 @@ def _drill_cmd(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from alertdrill import gameday
     from alertdrill.alerting.timescale import DEFAULT_FACTOR
 
     parser = argparse.ArgumentParser(prog="alertdrill", description=__doc__)
@@ -101,11 +117,29 @@ def main(argv: list[str] | None = None) -> int:
     cv.add_argument("--artifacts", default=None, help="the drills' timelines (default: <state_dir>/timelines)")
     cv.set_defaults(func=_coverage_cmd)
 
+    rp = sub.add_parser("report", help="make the HTML report (and a Markdown summary) from timeline JSON files")
+    rp.add_argument("dir", nargs="?", default=".alertdrill/timelines", help="folder of timelines (default .alertdrill/timelines)")
+    rp.add_argument("-o", "--output", default="report.html", help="the HTML file to write (default report.html)")
+    rp.add_argument("--markdown", metavar="PATH", help="also write the Markdown summary there")
+    rp.add_argument("--history", metavar="FILE", help="draw each alert's trend from this history (e.g. .alertdrill/history.jsonl)")
+    rp.set_defaults(func=_report_cmd)
+
+    gd = sub.add_parser("gameday", help="drills run by people at real timings against the running stack "
+                                        "(--remediate human, --plan); see README 'A gameday, start to finish'")
+    gameday.add_arguments(gd)
+    gd.set_defaults(func=gameday.run)
+
     dr = sub.add_parser("drill", help="run the drills (pytest scenarios/); extra args go to pytest, e.g. -k RedisDisconnected")
     dr.add_argument("pytest_args", nargs=argparse.REMAINDER)
     dr.set_defaults(func=_drill_cmd)
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if argv[:1] == ["gameday"]:
+        argv, extra = gameday.split_pytest_args(argv)
     args = parser.parse_args(argv)
+    if extra:
+        args.pytest_args = extra
     try:
         from alertdrill import config
 

@@ -54,6 +54,12 @@ class InvariantViolated(DrillError):
     """Something was lost or applied twice."""
 
 
+class DrillAborted(DrillError):
+    """The drill was stopped before its end: its maximum duration passed, an abort condition held (an
+    unrelated critical alert, a failing health probe), or the people on call never mitigated. Its
+    faults heal as on any other ending; the timeline's outcome is `aborted`."""
+
+
 class StackError(RuntimeError):
     """The container stack could not be started, reached or stopped."""
 

@@ -4,6 +4,7 @@ it at call time."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -27,6 +28,18 @@ class Timeouts:
 
 
 @dataclass
+class Gameday:
+    """How a drill is run by people: who remediates, how long a drill may take at most, and the abort
+    conditions (a health probe failing longer than its grace)."""
+    remediate: str = "runbook"  # runbook: the suite runs the runbook's action | human: people on call do
+    max_drill_s: float | None = None  # the whole drill, fault to invariants; None: no limit
+    max_fire_ratio: float | None = None  # the regression gate: time to fire / floor
+    abort_on_critical: bool = False  # an unrelated critical alert stops the drill (aborted, healed)
+    health_probes: tuple[str, ...] = ()  # URLs that must answer 2xx ...
+    probe_grace_s: float = 30.0  # ... or the drill aborts after this long
+
+
+@dataclass
 class DrillContext:
     stack: Stack
     timings: Timings
@@ -34,6 +47,8 @@ class DrillContext:
     artifacts: Path
     timeouts: Timeouts = field(default_factory=Timeouts)
     reporter: Reporter = print
+    gameday: Gameday = field(default_factory=Gameday)
+    progress_lines: bool = True  # a "[..s left] waiting" line every 2 s (off under a live view)
     endpoints: Endpoints = field(init=False)
 
     def __post_init__(self) -> None:
@@ -55,6 +70,12 @@ class DrillContext:
         other = copy.copy(self)
         other.runbook = runbook
         other.promises = parse_promises(runbook)
+        return other
+
+    def with_gameday(self, **changes) -> "DrillContext":
+        """The same context run another way (e.g. remediate="human", max_drill_s=600)."""
+        other = copy.copy(self)
+        other.gameday = dataclasses.replace(self.gameday, **changes)
         return other
 
     def fire_deadline_s(self, alert: str) -> float:

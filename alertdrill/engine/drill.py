@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from alertdrill.engine.abort import AbortConditions
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.deadlines import PromiseClock
 from alertdrill.engine.expectation import AlertExpectation
@@ -22,9 +23,10 @@ from alertdrill.engine.guards import Guard
 from alertdrill.engine.monitoring import label_alerts
 from alertdrill.engine.observe import Observer
 from alertdrill.engine.remediations import Remediation
+from alertdrill.engine.threshold import Threshold
 from alertdrill.engine.timeline import Phase, Timeline
-from alertdrill.errors import (AlertNotFired, AlertNotResolved, DrillError, NotificationLate, NotificationMissing,
-                               SteadyStateError, UnexpectedAlert)
+from alertdrill.errors import (AlertNotFired, AlertNotResolved, DrillAborted, DrillError, NotificationLate,
+                               NotificationMissing, SteadyStateError, UnexpectedAlert)
 from alertdrill.target.clients.prometheus import AlertState
 from alertdrill.wait import until
 
@@ -43,8 +45,10 @@ class Drill:
         self.obs = Observer(ctx, expectation, self.started)
         self.timeline = Timeline(scenario=scenario, alert=expectation.alertname, factor=float(ctx.timings.factor),
                                  broken_on_purpose=broken_on_purpose, watch=self.obs.watch,
-                                 threshold=expectation.threshold)
+                                 threshold=expectation.threshold, severity=expectation.severity,
+                                 receivers=sorted(expectation.receivers), remediate=ctx.gameday.remediate)
         self._rollbacks: list[Fault | Guard] = []  # healed / restored in reverse order
+        self._aborts = AbortConditions(ctx.gameday)
         self.loads: list = []  # LocustLoad runs, stopped when the drill ends
 
     @property
@@ -69,8 +73,13 @@ class Drill:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.timeline.outcome = "passed" if exc_type is None else (
-            "aborted" if exc_type is KeyboardInterrupt else "failed")
+        aborted = exc_type is not None and issubclass(exc_type, (KeyboardInterrupt, DrillAborted))
+        self.timeline.outcome = "passed" if exc_type is None else ("aborted" if aborted else "failed")
+        if exc is not None:
+            self.timeline.error = (str(exc) or type(exc).__name__)[:4000]
+        if aborted:
+            self.mark("aborted", "Ctrl-C" if exc_type is KeyboardInterrupt else str(exc).splitlines()[0])
+            self.report(f"  ABORTED: {self.timeline.error.splitlines()[0]}; healing the faults")
         try:
             self.heal_all()
             if exc_type is None:
@@ -122,7 +131,9 @@ class Drill:
 
     def _sample(self) -> tuple[float, float | None, bool]:
         """The watched value now, kept on the timeline (the report's chart) and told to the handlers:
-        (time, value or None, whether Prometheus answered)."""
+        (time, value or None, whether Prometheus answered). Every poll of every wait passes here, so the
+        drill's limits (maximum duration, abort conditions) are checked here too."""
+        self._check_limits()
         now = time.time()
         if not self.obs.watch:
             return now, None, False
@@ -153,7 +164,8 @@ class Drill:
     def _progress(self, status: Callable[[], str]) -> Callable[[float], None]:
         def show(left: float) -> None:
             text = status()
-            self.report(f"    [{left:5.1f}s left] {text}")
+            if self.ctx.progress_lines:  # off when a live view (alertdrill.engine.live) shows the waits
+                self.report(f"    [{left:5.1f}s left] {text}")
             self._emit("progress", text, left)
 
         return show
@@ -239,6 +251,7 @@ class Drill:
         clock = PromiseClock.for_alert(self.ctx.promises, t, name, self.expect.receivers)
         self.timeline.deadlines = dict(clock.deadlines_s)
         timeout = self.ctx.fire_deadline_s(name)  # for the fault to cause the symptom at all
+        self.timeline.fire_deadline = clock.longest_s
         injected = self.timeline.last("injected")
         since = injected.at if injected else self.started
         seen: dict = {"state": "inactive", "got": {}}
@@ -301,6 +314,8 @@ class Drill:
             event = f"{'notified' if status == 'firing' else 'resolved-notified'}:{n.receiver}"
             if not any(e.name == event for e in self.timeline.events):
                 self.mark(event, at=n.received_at)
+                self.timeline.notifications.append({"receiver": n.receiver, "status": n.status,
+                                                    "at": round(n.received_at, 3)})
         return got
 
     def _check_unexpected(self) -> None:
@@ -361,18 +376,32 @@ class Drill:
     def investigate(self, description: str, check: Callable[[], str]) -> str:
         """Run one of the runbook's investigation steps; `check` returns the evidence or raises
         InvestigationFailed."""
-        with self.phase(f"investigate: {description}"):
+        with self.phase(f"investigate: {description}") as p:
             evidence = check()
+            p.detail = str(evidence)
             self.report(f"    evidence: {evidence}")
             return evidence
 
     def remediate(self, remediation: Remediation) -> None:
+        """Apply the remediation; with --remediate human, hand over to the people on call instead and
+        time them (alertdrill.engine.human)."""
+        if self.ctx.gameday.remediate == "human":
+            from alertdrill.engine.human import HumanRemediation
+
+            remediation = HumanRemediation(self, remediation)
         with self.phase("remediation"):
             # Timed from the start: a restart inside the action can already clear the alert (and its
             # resolved notice arrive) before the action returns.
             started = time.time()
-            done = remediation.apply(self.ctx)
-            self.mark("remediated", done, at=started)
+            action = {"name": type(remediation).__name__, "script": "", "output": "", "started": round(started, 3)}
+            self.timeline.actions.append(action)
+            try:
+                done = remediation.apply(self.ctx)
+            finally:
+                action.update(ended=round(time.time(), 3), output=getattr(remediation, "output", ""),
+                              name=getattr(remediation, "name", "") or getattr(remediation, "match", "") or action["name"])
+            action["script"] = done
+            self.mark("remediated", done, at=getattr(remediation, "applied_at", None) or started)
             self.report(f"    applied: {done}")
 
     def expect_resolved(self) -> float:
@@ -384,6 +413,7 @@ class Drill:
 
         def resolved() -> bool:
             self._sample()
+            self._note_mitigated()
             seen["states"] = self.obs.alert_states()
             if not seen["states"] and not self.timeline.first("resolved"):
                 self.mark("resolved")
@@ -437,6 +467,30 @@ class Drill:
             until(still_inactive, hold, poll=self.POLL, on_timeout=lambda: None, every=PROGRESS_EVERY_S,
                   progress=self._progress(lambda: f"holding; {self.obs.watched()}"))
 
+    def _check_limits(self) -> None:
+        """DrillAborted past the maximum duration, or when an abort condition holds (alertdrill.engine.abort)."""
+        self._aborts.check(self)
+
+    def mitigated(self) -> bool:
+        """Sample the watched value; True once it is back on its healthy side (marked `mitigated`), or,
+        for an expectation without a threshold, once the alert is no longer active."""
+        self._sample()
+        if Threshold.parse(self.expect.threshold) is None:
+            if not self.timeline.first("mitigated") and not self.obs.alert_states():
+                self.mark("mitigated", f"{self.expect.alertname} inactive")
+        else:
+            self._note_mitigated()
+        return self.timeline.first("mitigated") is not None
+
+    def _note_mitigated(self) -> None:
+        """Mark `mitigated` at the first sample back on the healthy side of the threshold."""
+        threshold = Threshold.parse(self.expect.threshold)
+        if threshold is None or self.timeline.first("mitigated") or not self.timeline.samples:
+            return
+        at, value = self.timeline.samples[-1]
+        if threshold.healthy(value):
+            self.mark("mitigated", f"{self.obs.watch} = {value:.3g}", at=at)
+
     def _check_receivers_exact(self) -> None:
         """The alert reached exactly the expected receivers (no route to someone it should not page)."""
         got = {n.receiver for n in self.obs.notifications(None, self.started)}
@@ -450,7 +504,8 @@ class Drill:
 
     def invariant(self, description: str, check: Callable[[], str]) -> str:
         """`check` returns a summary of what held, or raises InvariantViolated."""
-        with self.phase(f"invariant: {description}"):
+        with self.phase(f"invariant: {description}") as p:
             summary = check()
+            p.detail = str(summary)
             self.report(f"    held: {summary}")
             return summary

@@ -1,10 +1,17 @@
-"""A drill's timeline: what happened when, each phase's duration, and the figures against their floors."""
+"""A drill's timeline: what happened when, each phase's duration, and the figures against their floors.
+
+Written as JSON per drill (.alertdrill/timelines/<scenario>.json); the report (alertdrill.report) is
+made from these files. The format is documented in docs/timeline-schema.md and checked by
+alertdrill/report/timeline.schema.json: a new field goes in all three places, and SCHEMA_VERSION
+changes when a field changes meaning or goes away."""
 from __future__ import annotations
 
 import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+SCHEMA_VERSION = 1
 
 
 @dataclass
@@ -20,6 +27,7 @@ class Phase:
     started: float
     ended: float | None = None
     outcome: str = "running"  # ok | failed | running
+    detail: str = ""  # the evidence an investigation found, what an invariant held
 
     @property
     def seconds(self) -> float:
@@ -44,6 +52,16 @@ class Timeline:
     threshold: str = ""
     # A drill run against deliberately broken alerting (tests/drill): failing is the expected outcome.
     broken_on_purpose: bool = False
+    severity: str = ""
+    receivers: list[str] = field(default_factory=list)
+    remediate: str = "runbook"  # runbook (the suite runs the runbook's action) | human (people on call do)
+    fire_deadline: float | None = None
+    # Each notification of the alert as the sink received it: {"receiver", "status", "at"}.
+    notifications: list[dict] = field(default_factory=list)
+    # Each remediation applied: {"name", "script", "output", "started", "ended"} (script: as typed).
+    actions: list[dict] = field(default_factory=list)
+    error: str = ""  # the failure's message, when the drill failed or was aborted
+    schema_version: int = SCHEMA_VERSION
 
     def mark(self, name: str, detail: str = "", at: float | None = None) -> Event:
         event = Event(name, time.time() if at is None else at, detail)
@@ -73,10 +91,29 @@ class Timeline:
         """Remediation applied -> the last expected receiver got the resolved notice."""
         return self.between("remediated", "resolved-notified:")
 
+    @property
+    def time_to_mitigate(self) -> float | None:
+        """The first firing notification (people paged) -> the watched signal back on its healthy side."""
+        paged = [e.at for e in self.events if e.name.startswith("notified:")]
+        mitigated = self.first("mitigated")
+        return mitigated.at - min(paged) if paged and mitigated and mitigated.at >= min(paged) else None
+
+    def notified_after(self, status: str = "firing") -> dict[str, float]:
+        """Receiver -> seconds from the fault (firing) or from the remediation (resolved) to its notice."""
+        start, prefix = ("injected", "notified:") if status == "firing" else ("remediated", "resolved-notified:")
+        origin = self.last(start)
+        if origin is None:
+            return {}
+        return {e.name.split(":", 1)[1]: round(e.at - origin.at, 3) for e in self.events
+                if e.name.startswith(prefix) and e.at >= origin.at}
+
     def as_dict(self) -> dict:
         d = asdict(self)
         d["time_to_fire"] = self.time_to_fire
         d["time_to_resolve"] = self.time_to_resolve
+        d["time_to_mitigate"] = self.time_to_mitigate
+        d["notified_after"] = self.notified_after("firing")
+        d["resolved_notified_after"] = self.notified_after("resolved")
         d["fire_ratio"] = ratio(self.time_to_fire, self.fire_floor)
         d["resolve_ratio"] = ratio(self.time_to_resolve, self.resolve_floor)
         start = self.events[0].at if self.events else None

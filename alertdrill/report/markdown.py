@@ -1,0 +1,27 @@
+"""The run's summary as Markdown, for CI job summaries ($GITHUB_STEP_SUMMARY) and incident reviews."""
+from __future__ import annotations
+
+from alertdrill.report.load import label, ratio, seconds, verdict
+
+ICONS = {"passed": "✅", "caught": "✅", "failed": "❌", "MISSED": "❌", "aborted": "⏹"}
+
+
+def summary_markdown(timelines: list[dict]) -> str:
+    lines = ["## alertdrill summary", "",
+             "| alert | verdict | remediation | time to fire | floor | ratio | time to mitigate | time to resolve "
+             "| floor | ratio |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for t in timelines:
+        v = verdict(t)
+        lines.append(
+            f"| {label(t)} | {ICONS.get(v, '')} {v} | {t['remediate']} | {seconds(t.get('time_to_fire'))} | "
+            f"{seconds(t.get('fire_floor'))} | {ratio(t.get('fire_ratio'))} | {seconds(t.get('time_to_mitigate'))} | "
+            f"{seconds(t.get('time_to_resolve'))} | {seconds(t.get('resolve_floor'))} | {ratio(t.get('resolve_ratio'))} |")
+    failed = [t for t in timelines if verdict(t) in ("failed", "MISSED", "aborted")]
+    for t in failed:
+        first = (t.get("error") or "no message recorded").splitlines()[0]
+        lines += ["", f"**{label(t)}** {verdict(t)}: {first}"]
+    factors = sorted({f"x{t.get('factor', 0):g}" for t in timelines})
+    lines += ["", f"time compression {', '.join(factors)}; floor: fire = scrape + evaluation + for + group_wait, "
+                  "resolve = scrape + evaluation + group_interval"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,45 @@
+"""The report of the run that just ended, written beside its timelines (report.html, summary.md), and the
+figures a test carries into JUnit XML."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alertdrill.report.html import write_html
+from alertdrill.report.load import DEFAULTS
+from alertdrill.report.markdown import summary_markdown
+
+JUNIT_FIGURES = ("time_to_fire", "fire_floor", "fire_ratio", "fire_deadline", "time_to_mitigate", "time_to_resolve",
+                 "resolve_floor", "resolve_ratio", "factor", "remediate", "outcome")
+
+
+def as_report_dict(timeline) -> dict:
+    """A live Timeline as the report reads it from JSON."""
+    return {**DEFAULTS, **timeline.as_dict()}
+
+
+def junit_properties(timeline) -> list[tuple[str, str]]:
+    """(name, value) pairs for pytest's record_property: the figures of the summary table, and each
+    receiver's time to its page."""
+    d = timeline.as_dict()
+    props = [(k, "" if d.get(k) is None else (f"{d[k]:.3f}" if isinstance(d[k], float) else str(d[k])))
+             for k in JUNIT_FIGURES]
+    props += [(f"notified_after:{r}", f"{s:.3f}") for r, s in sorted(d["notified_after"].items())]
+    return props
+
+
+def write_run_report(timelines: list, directory: Path, history: dict | None = None) -> tuple[Path, Path]:
+    """report.html and summary.md of this run's drills in `directory`; the summary is also appended to
+    $GITHUB_STEP_SUMMARY when set (a CI job's summary page)."""
+    from alertdrill.report.history import trend_svgs
+
+    dicts = [as_report_dict(t) for t in timelines]
+    html = write_html(dicts, Path(directory) / "report.html", trends=trend_svgs(history or {}, dicts))
+    md = Path(directory) / "summary.md"
+    text = summary_markdown(dicts)
+    md.write_text(text)
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a") as f:
+            f.write(text)
+    return html, md

@@ -1,0 +1,88 @@
+"""Reuse loads what it drills: a running stack is made to run the drill copy of the rules and routing
+rendered for this run's factor before any drill. Prometheus and Alertmanager are recreated when they
+mount another copy or run other intervals (a stack started at x30, drilled at x1); otherwise both are
+reloaded (the rendered files may have changed). Then the loaded rules' `for` and Alertmanager's
+group_wait are checked against the timing model: a drill never judges timings the stack does not run."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import yaml
+
+from alertdrill.alerting.drillconfig import DrillConfig
+from alertdrill.alerting.durations import parse_ms
+from alertdrill.errors import StackError
+from alertdrill.target.clients import AlertmanagerClient, PrometheusClient
+
+MOUNTS = {"prometheus": ("ALERTDRILL_RULES_DIR", "/etc/prometheus/rules"),
+          "alertmanager": ("ALERTDRILL_ALERTMANAGER_DIR", "/etc/alertmanager/src")}
+PROMETHEUS_ENV = ("SCRAPE_INTERVAL", "SCRAPE_TIMEOUT", "EVAL_INTERVAL", "RESEND_DELAY")
+
+
+def _inspect(container: str) -> dict:
+    out = subprocess.run(["docker", "inspect", container], capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise StackError(f"`docker inspect {container}` failed: {out.stderr.strip()}")
+    return json.loads(out.stdout)[0]
+
+
+def stale_services(cfg: DrillConfig) -> dict[str, str]:
+    """service -> why it does not run `cfg` (another mounted copy, other Prometheus intervals)."""
+    stale = {}
+    for service, (var, target) in MOUNTS.items():
+        info = _inspect(service)
+        source = next((m["Source"] for m in info["Mounts"] if m["Destination"] == target), "")
+        if source != cfg.env[var]:
+            stale[service] = f"mounts {source or 'nothing'} at {target}, the drill needs {cfg.env[var]}"
+        if service == "prometheus":
+            env = dict(e.split("=", 1) for e in info["Config"]["Env"])
+            off = [f"{k}={env.get(k)} (needs {cfg.env[k]})" for k in PROMETHEUS_ENV if env.get(k) != cfg.env[k]]
+            if off:
+                stale[service] = "; ".join([stale.get(service, "")] + off).strip("; ")
+    return stale
+
+
+def load_drill_config(stack, cfg: DrillConfig) -> list[str]:
+    """Make the running stack run `cfg` (recreate or reload); returns what was done. `stack` must be
+    made with cfg.env as its overrides (its compose env file)."""
+    done = []
+    stale = stale_services(cfg)
+    if stale:
+        stack.compose("up", "-d", "--wait", "--no-deps", "--no-build", *sorted(stale), timeout=300)
+        done += [f"recreated {s}: it {why}" for s, why in sorted(stale.items())]
+    else:
+        prom, am = PrometheusClient(stack.endpoints.prometheus), AlertmanagerClient(stack.endpoints.alertmanager)
+        try:
+            prom.reload()
+            code, out = stack.docker.exec("alertmanager", ["render-config"])
+            if code != 0:
+                raise StackError(f"`docker exec alertmanager render-config` failed ({code}): {out.strip()[-500:]}")
+            am.reload()
+        finally:
+            prom.close()
+            am.close()
+        done.append("reloaded Prometheus (POST /-/reload) and Alertmanager (render-config, POST /-/reload)")
+    verify_loaded(stack, cfg)
+    done.append(f"verified: every rule's `for` and group_wait as the timing model says at {cfg.timings.label}")
+    return done
+
+
+def verify_loaded(stack, cfg: DrillConfig) -> None:
+    """StackError unless the loaded rules' `for` and Alertmanager's group_wait are the timing model's."""
+    t = cfg.timings
+    prom, am = PrometheusClient(stack.endpoints.prometheus), AlertmanagerClient(stack.endpoints.alertmanager)
+    try:
+        loaded = {r["name"]: float(r.get("duration", 0)) for r in prom.rules()}
+        original = yaml.safe_load(am.status()["config"]["original"]) or {}
+    finally:
+        prom.close()
+        am.close()
+    wrong = [f"{name}: for {loaded.get(name)}s loaded, {t.for_s(name):g}s expected" for name in sorted(t.rules)
+             if name not in loaded or abs(loaded[name] - t.for_s(name)) > 0.001]
+    group_wait = parse_ms((original.get("route") or {}).get("group_wait") or "30s") / 1000
+    if abs(group_wait - t.group_wait_s) > 0.001:
+        wrong.append(f"Alertmanager group_wait {group_wait:g}s loaded, {t.group_wait_s:g}s expected")
+    if wrong:
+        raise StackError(f"the running stack does not run the drill timings {t.label}:\n  " + "\n  ".join(wrong)
+                         + "\nHint: `alertdrill stack down`, then rerun (the stack is started with the right copy)")
