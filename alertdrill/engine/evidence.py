@@ -89,10 +89,13 @@ def inhibited(ctx: "DrillContext", source: str, labels: dict[str, str]) -> str:
     shown = []
     for inh in ctx.promises.alert(source).inhibits:
         want = {k: labels[k] for k in inh.equal}
-        held = [a for a in ctx.alertmanager.alerts()
-                if a["labels"].get("alertname") == inh.target and all(a["labels"].get(k) == v for k, v in want.items())]
+        in_am = [a for a in ctx.alertmanager.alerts() if a["labels"].get("alertname") == inh.target]
+        held = [a for a in in_am if all(a["labels"].get(k) == v for k, v in want.items())]
+        in_prom = [f"{a.state} {a.labels}" for a in ctx.prometheus.alerts() if a.name == inh.target]
         require_evidence(bool(held), f"{inh.target} {want} has not reached Alertmanager",
-                         expected=f"{inh.target} active and inhibited by {source}", seen="no such alert")
+                         expected=f"{inh.target} active and inhibited by {source}",
+                         seen=f"in Alertmanager: {[a['labels'] for a in in_am] or 'none'}; "
+                              f"in Prometheus: {in_prom or 'none'}")
         by = [a for a in held if a["status"].get("inhibitedBy")]
         require_evidence(bool(by), f"{inh.target} {want} is active but not inhibited",
                          expected=f"inhibitedBy {source} (the runbook's inhibition)",

@@ -22,17 +22,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from servers import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "stack"
 BACKEND_SRC = STACK / "backend"
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 PYTHON = sys.executable
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port: int, timeout: float = 15.0) -> None:

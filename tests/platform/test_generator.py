@@ -23,18 +23,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from servers import free_port
+
 pytestmark = pytest.mark.platform
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "stack"
 API_KEY = "test-signal-key"
 REQUIRED_FIELDS = {"instrument", "side", "price", "quality", "source", "client_ref"}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):

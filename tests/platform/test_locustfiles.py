@@ -48,7 +48,7 @@ def test_locustload_validates_arguments(tmp_path):
     ok = dict(host="http://127.0.0.1:9", users=1, spawn_rate=1, run_time=1)
     assert user_classes_in(f) == ["FloodUser", "NormalUser"]
     assert user_classes_in(LOCUSTFILES / "_shared.py") == []
-    with pytest.raises(ValueError, match=r"not found; the suite's locustfiles: .*locustfiles/dashboard\.py"):
+    with pytest.raises(ValueError, match=r"not found; the locustfiles in .*locustfiles: dashboard\.py"):
         LocustLoad(LOCUSTFILES / "nope.py", **ok)
     with pytest.raises(ValueError, match=r"users=0: expected an integer >= 1"):
         LocustLoad(f, **{**ok, "users": 0})

@@ -2,60 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from datetime import datetime
-from pathlib import Path
 
-import httpx
 import pytest
+
+from servers import uvicorn_app
 
 pytestmark = pytest.mark.platform
 
-STACK = Path(__file__).resolve().parents[2] / "stack"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def vendor_api(tmp_path_factory):
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("vendor") / "vendor.log"
-    env = dict(os.environ, PYTHONPATH=str(STACK), PYTHONUNBUFFERED="1")
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "vendor.app:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=str(STACK), env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=2.0, trust_env=False)
-    deadline = time.monotonic() + 10
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"vendor exited rc={proc.returncode}:\n{log_path.read_text()}")
-        try:
-            if client.get("/health").status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"vendor did not start:\n{log_path.read_text()}")
-        time.sleep(0.05)
-    yield client
-    client.close()
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+    with uvicorn_app("vendor.app:app", tmp_path_factory.mktemp("vendor")) as (client, log_path):
+        yield client
 
 
 def test_health(vendor_api):
