@@ -92,13 +92,15 @@ def acks_exactly_once(log: TrafficLog, device_id: str, dsn: str) -> str:
     return seen
 
 
-def inhibited_never_notified(ctx, source: str, labels: dict[str, str], since: float) -> str:
-    """No alert that `source` inhibits (per the runbook) reached any receiver for the same labels."""
+def inhibited_never_notified(ctx, source: str, labels: dict[str, str], since: float,
+                             until: float | None = None) -> str:
+    """No alert that `source` inhibits (per the runbook) reached any receiver for the same labels between
+    `since` and `until` (while `source` fired)."""
     shown = []
     for inh in ctx.promises.alert(source).inhibits:
         want = {k: labels[k] for k in inh.equal}
         notes = [n for n in ctx.sink.notifications(alertname=inh.target, status="firing", since=since)
-                 if all(n.labels.get(k) == v for k, v in want.items())]
+                 if all(n.labels.get(k) == v for k, v in want.items()) and (until is None or n.received_at < until)]
         if notes:
             raise InvariantViolated(f"{inh.target} reached a receiver although {source} should inhibit it",
                                     expected=f"no {inh.target} {want} notification while {source} fired",

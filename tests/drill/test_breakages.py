@@ -73,7 +73,7 @@ CASES = [
     Case("CriticalAPILatency-inhibition-removed", test_critical_api_latency,
          Breakage.routing(drop_between('- source_matchers:\n  - alertname="CriticalAPILatency"', "- source_matchers:"),
                           "the warning twin is no longer silenced while CriticalAPILatency fires"),
-         (InvestigationFailed, InvariantViolated), "not inhibited|reached Slack"),
+         (InvestigationFailed, InvariantViolated), "not inhibited|reached a receiver"),
     Case("CriticalErrorRate-inhibition-matches-nothing", test_critical_error_rate,
          Breakage.routing(replace('alertname="HighErrorRate"', 'alertname="HighErrorRates"'),
                           "the inhibit rule's target matcher names no alert: the warning twin is sent too"),
