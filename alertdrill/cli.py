@@ -82,6 +82,7 @@ def _drill_cmd(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Long on purpose: every subcommand and its options in one place, as `alertdrill --help` lists them.
     from alertdrill import gameday
     from alertdrill.alerting.timescale import DEFAULT_FACTOR
 

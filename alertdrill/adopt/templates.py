@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 
 _COMPARISON = re.compile(r"^(?P<watch>.*?)\s*(?P<op>==|!=|>=|<=|>|<)\s*(?P<value>[-+]?[0-9.eE]+)\s*$", re.S)
 

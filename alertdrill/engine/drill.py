@@ -21,9 +21,9 @@ from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import Fault
 from alertdrill.engine.guards import Guard
 from alertdrill.engine.monitoring import label_alerts
-from alertdrill.engine.observe import Observer
+from alertdrill.engine.observe import Observer, notice_problems
 from alertdrill.engine.remediations import Remediation
-from alertdrill.engine.threshold import Threshold
+from alertdrill.runbook.promises import Threshold
 from alertdrill.engine.timeline import Phase, Timeline
 from alertdrill.errors import (AlertNotFired, AlertNotResolved, DrillAborted, DrillError, NotificationLate,
                                NotificationMissing, SteadyStateError, UnexpectedAlert)
@@ -285,7 +285,19 @@ class Drill:
             if clock.start is not None:
                 self.mark("condition", f"{self.obs.watch} {clock.promise.threshold} since", at=clock.start)
             self._check_deadlines(clock, seen["got"])
+            self._check_notices(since)
         return time.time() - since
+
+    def _check_notices(self, since: float) -> None:
+        """What reaches people: every firing notice carries a summary, a description and a runbook_url
+        that opens this alert's section of the runbook."""
+        problems = notice_problems(self.obs.notifications("firing", since), self.expect.alertname, self.ctx.runbook)
+        if problems:
+            raise NotificationMissing(
+                f"{self.expect.alertname}'s notices do not tell people what they need",
+                expected="summary, description and a runbook_url whose anchor is the alert's runbook section",
+                seen="\n".join(problems),
+                hint="check the rule's annotations in the rules file against the runbook's headings")
 
     def _check_deadlines(self, clock: PromiseClock, notified_at: dict[str, float]) -> None:
         late = clock.late(notified_at)
@@ -475,7 +487,7 @@ class Drill:
         """Sample the watched value; True once it is back on its healthy side (marked `mitigated`), or,
         for an expectation without a threshold, once the alert is no longer active."""
         self._sample()
-        if Threshold.parse(self.expect.threshold) is None:
+        if Threshold.read(self.expect.threshold) is None:
             if not self.timeline.first("mitigated") and not self.obs.alert_states():
                 self.mark("mitigated", f"{self.expect.alertname} inactive")
         else:
@@ -484,7 +496,7 @@ class Drill:
 
     def _note_mitigated(self) -> None:
         """Mark `mitigated` at the first sample back on the healthy side of the threshold."""
-        threshold = Threshold.parse(self.expect.threshold)
+        threshold = Threshold.read(self.expect.threshold)
         if threshold is None or self.timeline.first("mitigated") or not self.timeline.samples:
             return
         at, value = self.timeline.samples[-1]

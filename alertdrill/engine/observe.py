@@ -133,3 +133,23 @@ class Observer:
         except MONITORING_ERRORS as exc:
             problems.append(f"monitoring unreachable: {exc}")
         return problems
+
+
+def notice_problems(notes, alert: str, runbook) -> list[str]:
+    """What people would miss in the notices they got: a summary and a description, and a runbook_url
+    whose anchor is a heading of the runbook, in the section for `alert`. One line per problem."""
+    problems = []
+    for n in notes:
+        ann = n.annotations or {}
+        missing = [k for k in ("summary", "description", "runbook_url") if not str(ann.get(k, "")).strip()]
+        if missing:
+            problems.append(f"{n.receiver}: the notice has no {', '.join(missing)}")
+        url = str(ann.get("runbook_url", ""))
+        anchor = url.rsplit("#", 1)[1] if "#" in url else ""
+        if url and anchor not in runbook.anchors:
+            problems.append(f"{n.receiver}: runbook_url {url} points at #{anchor or '(no anchor)'}, no heading of "
+                            f"{runbook.path}")
+        elif url and alert in runbook and runbook.section(alert).anchor != anchor:
+            problems.append(f"{n.receiver}: runbook_url {url} points at #{anchor}, not at {alert}'s section "
+                            f"#{runbook.section(alert).anchor}")
+    return problems

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from html import escape
 
-from alertdrill.engine.threshold import Threshold
+from alertdrill.runbook.promises import Threshold
 
 W, PLOT_H, TOP, LEFT, RIGHT = 920, 180, 46, 58, 16
 BAND_H = 18
@@ -78,7 +78,7 @@ def chart_svg(t: dict) -> str:
     """The chart of one timeline (as written to JSON)."""
     t0, t1 = _span(t)
     samples = t.get("samples") or []
-    threshold = Threshold.parse(t.get("threshold", ""))
+    threshold = Threshold.read(t.get("threshold", ""))
     lo, hi = _y_range([v for _, v in samples if v is not None], threshold)
     plot_w = W - LEFT - RIGHT
     phases = t.get("phases") or []

@@ -20,7 +20,7 @@ from alertdrill.runbook.parse import Runbook
 
 _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq,
         "!=": operator.ne}
-_THRESHOLD_RE = re.compile(r"^(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)$")
+_THRESHOLD_RE = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*$")
 _LINK_RE = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _LABEL_RE = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 
@@ -31,18 +31,30 @@ class PromiseError(ValueError):
 
 @dataclass(frozen=True)
 class Threshold:
+    """A comparison ("> 1", "== 0"): the runbook's threshold of an alert, and the one a scenario shows."""
     op: str
     value: float
 
     @classmethod
     def parse(cls, text: str, where: str) -> "Threshold":
-        m = _THRESHOLD_RE.match(text.strip())
-        if not m:
+        found = cls.read(text)
+        if found is None:
             raise PromiseError(f"{where}: threshold {text!r} is not a comparison like `> 1` or `== 0`")
-        return cls(m.group(1), float(m.group(2)))
+        return found
+
+    @classmethod
+    def read(cls, text: str | None) -> "Threshold | None":
+        """None for an empty or unreadable threshold (a chart then draws no line)."""
+        m = _THRESHOLD_RE.match(text or "")
+        return cls(m.group(1), float(m.group(2))) if m else None
 
     def holds(self, value: float | None) -> bool:
+        """The value is on the alerting side (no data never is)."""
         return value is not None and _OPS[self.op](value, self.value)
+
+    def healthy(self, value: float | None) -> bool:
+        """Back on the healthy side: the signal is mitigated (no data is not)."""
+        return value is not None and not _OPS[self.op](value, self.value)
 
     def __str__(self) -> str:
         return f"{self.op} {self.value:g}"

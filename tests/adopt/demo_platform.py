@@ -46,6 +46,7 @@ class H(http.server.BaseHTTPRequestHandler):
         with lock:
             for a in payload["alerts"]:
                 store.append({"receiver": receiver, "status": a["status"], "labels": a["labels"],
+                              "annotations": a.get("annotations") or {},
                               "alertname": a["labels"].get("alertname", ""), "received_at_unix": time.time()})
         self._send(200, {"ok": True})
     def do_GET(self):
@@ -87,6 +88,7 @@ RULES = """groups:
         labels: {severity: critical}
         annotations:
           summary: the web service does not answer its scrape
+          description: "up is {{ $value }} for the web service: it is down or unreachable."
           runbook_url: runbook.md#webdown
       - alert: WebIdle
         expr: rate(web_requests_total[5m]) == 0
@@ -94,6 +96,7 @@ RULES = """groups:
         labels: {severity: warning}
         annotations:
           summary: nobody asks the web service anything
+          description: "no request reached the web service for ten minutes."
 """
 
 ALERTMANAGER = """route:
@@ -115,6 +118,36 @@ receivers:
 """
 
 RUNBOOK = f"""# Web runbook
+
+## Alert index
+
+| alert | severity | fires when | threshold | window | for | routing labels | receivers | inhibits |
+|-------|----------|------------|-----------|--------|-----|----------------|-----------|----------|
+| [WebDown](#webdown) | critical | Prometheus cannot scrape the web service | `== 0` | | `1m` | | pager, chat | |
+| [WebIdle](#webidle) | warning | no request for ten minutes | `== 0` | `5m` | `10m` | | chat | |
+
+## Severity levels
+
+| severity | response time |
+|----------|---------------|
+| critical | 5 minutes |
+| warning | 30 minutes |
+
+## Notification timing
+
+| receiver | group_wait | group_interval | repeat_interval |
+|----------|------------|----------------|-----------------|
+| pager | `30s` | `5m` | `4h` |
+| chat | `30s` | `5m` | `4h` |
+
+| grouping | labels |
+|----------|--------|
+| group by | alertname |
+
+| stage | interval |
+|-------|----------|
+| scrape | `15s` |
+| rule evaluation | `15s` |
 
 ## Alerts
 

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from alertdrill.cli import main as cli
-from alertdrill.engine.threshold import Threshold
+from alertdrill.runbook.promises import Threshold
 from alertdrill.engine.timeline import Phase, Timeline
 from alertdrill.errors import DrillError
 from alertdrill.report import history, render_html, summary_markdown
@@ -134,8 +134,8 @@ def test_the_fire_ratio_gate_fails_a_slow_alert_naming_the_ratio():
 @pytest.mark.parametrize("text,value,healthy", [("== 0", 0.0, False), ("== 0", 1.0, True), ("> 0.5", 0.7, False),
                                                 ("> 0.5", 0.2, True), ("< 1", None, False)])
 def test_threshold_sides(text, value, healthy):
-    assert Threshold.parse(text).healthy(value) is healthy
+    assert Threshold.read(text).healthy(value) is healthy
 
 
 def test_an_unreadable_threshold_draws_no_line():
-    assert Threshold.parse("rises sharply") is None
+    assert Threshold.read("rises sharply") is None

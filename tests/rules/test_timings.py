@@ -69,3 +69,24 @@ def test_until_times_out_with_the_callers_error_or_the_last_retried_one():
     with pytest.raises(ValueError, match="still not"):
         until(not_yet, 0.05, poll=0.01, retry_on=(ValueError,))
     assert until(lambda: False, 0.02, poll=0.01, on_timeout=lambda: "gave up") == "gave up"
+
+
+def test_notice_problems_name_what_people_would_miss():
+    from alertdrill.engine.observe import notice_problems
+    from alertdrill.runbook.parse import parse_runbook
+    from alertdrill.target.clients.sink import Notification
+
+    rb = parse_runbook()
+    url = "https://github.com/alertdrill/alertdrill/blob/main/docs/runbook.md#"
+
+    def note(**ann):
+        return Notification("pagerduty", "firing", "RedisDisconnected", {}, 0.0, ann)
+
+    good = note(summary="s", description="d", runbook_url=url + "redisdisconnected")
+    assert notice_problems([good], "RedisDisconnected", rb) == []
+    assert "no description" in notice_problems([note(summary="s", runbook_url=url + "redisdisconnected")],
+                                               "RedisDisconnected", rb)[0]
+    assert "no heading" in notice_problems([note(summary="s", description="d", runbook_url=url + "nope")],
+                                           "RedisDisconnected", rb)[0]
+    assert "not at RedisDisconnected's section" in notice_problems(
+        [note(summary="s", description="d", runbook_url=url + "highapilatency")], "RedisDisconnected", rb)[0]

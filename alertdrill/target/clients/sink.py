@@ -1,7 +1,7 @@
 """The alert sink: which notifications each receiver got."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alertdrill.target.clients.http import HttpApi
 
@@ -13,6 +13,7 @@ class Notification:
     alertname: str
     labels: dict
     received_at: float
+    annotations: dict = field(default_factory=dict)
 
     def describe(self) -> str:
         return f"{self.receiver}: {self.alertname} {self.status} at {self.received_at:.1f}"
@@ -32,6 +33,7 @@ class SinkClient(HttpApi):
                 status=n["status"],
                 alertname=n.get("alertname") or n.get("labels", {}).get("alertname", ""),
                 labels=n.get("labels", {}),
+                annotations=n.get("annotations") or {},
                 received_at=float(n["received_at_unix"] if "received_at_unix" in n else n["received_at"]),
             )
             for n in resp.json()["notifications"]
