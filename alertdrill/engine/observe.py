@@ -111,8 +111,9 @@ class Observer:
         return "\n".join(lines)
 
     # -- steady state --------------------------------------------------------------------------------
-    def steady_problems(self) -> list[str]:
-        """What keeps the stack from steady state now ([] when steady)."""
+    def steady_problems(self, tolerate_pending: frozenset[str] = frozenset()) -> list[str]:
+        """What keeps the stack from steady state now ([] when steady). Alerts named in
+        `tolerate_pending` may still be pending (a drill's own side effects, winding down)."""
         problems = []
         bad = {n: s for n, s in self.ctx.docker.states(SERVICES).items() if s != "running (healthy)"}
         if bad:
@@ -124,7 +125,8 @@ class Observer:
         except httpx.HTTPError as exc:
             problems.append(f"backend /ready unreachable: {exc}")
         try:
-            active = [f"{a.name} ({a.state})" for a in self.ctx.prometheus.alerts()]
+            active = [f"{a.name} ({a.state})" for a in self.ctx.prometheus.alerts()
+                      if not (a.state == "pending" and a.name in tolerate_pending)]
             if active:
                 problems.append("alerts active in Prometheus: " + ", ".join(active))
             am_active = [a["labels"]["alertname"] for a in self.ctx.alertmanager.alerts()]
