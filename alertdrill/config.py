@@ -47,7 +47,9 @@ KEYS: dict[str, tuple[str, Any, bool, str]] = {
     "locustfiles": ("path", "locustfiles", False, "the folder of locustfiles"),
     "state_dir": ("path", ".alertdrill", False, "where rendered configs, timelines and load runs go"),
     "rule_tests": ("paths", ["tests/rules/*_test.yml"], False, "promtool unit-test files (globs)"),
-    "routing_tests": ("paths", ["tests/rules/expected.yml"], False, "routing expectations (alert -> receivers)"),
+    "routing_tests": ("paths", ["docs/runbook.md"], False,
+                      "routing expectations (alert -> receivers): a runbook with an alert index, or YAML "
+                      "`alerts: {Name: {receivers: [...]}}`"),
     "mutation_tests": ("paths", ["tests/rules/test_rules_mutation.py"], False, "the mutation tests (globs)"),
     "receivers": ("strs", ["pagerduty", "slack-oncall-alerts", "engineering-manager"], False,
                   "the receivers the drills expect notifications at"),

@@ -1,16 +1,14 @@
 """Which receivers an alert reaches: `amtool config routes test` when amtool is installed (the
-routing as Alertmanager itself evaluates it), else a walk of the route tree (equality matchers,
-`match`/`match_re`, `continue`) good enough for a scaffold."""
+routing as Alertmanager itself evaluates it), else a walk of the route tree
+(alertdrill.alerting.routing)."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import yaml
 
 from alertdrill.alerting import promtools
-
-_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
+from alertdrill.alerting.routing import delivering_routes
 
 
 def receiver_names(am_path: Path) -> list[str]:
@@ -25,32 +23,7 @@ def receivers_for(am_path: Path, labels: dict[str, str]) -> list[str]:
                      *[f"{k}={v}" for k, v in sorted(labels.items())])
         if p.returncode == 0 and p.stdout.strip():
             return [r for r in p.stdout.strip().splitlines()[0].split(",") if r]
-    route = (yaml.safe_load(am_path.read_text()) or {}).get("route") or {}
-    return list(dict.fromkeys(_walk(route, labels, route.get("receiver", ""))))
-
-
-def _matches(route: dict, labels: dict[str, str]) -> bool:
-    checks = [(k, "=", str(v)) for k, v in (route.get("match") or {}).items()]
-    checks += [(k, "=~", str(v)) for k, v in (route.get("match_re") or {}).items()]
-    for m in route.get("matchers") or []:
-        hit = _MATCHER.match(str(m))
-        if hit:
-            checks.append(hit.groups())
-    for name, op, value in checks:
-        have = labels.get(name, "")
-        ok = {"=": have == value, "!=": have != value, "=~": re.fullmatch(value, have) is not None,
-              "!~": re.fullmatch(value, have) is None}[op]
-        if not ok:
-            return False
-    return True
-
-
-def _walk(route: dict, labels: dict[str, str], inherited: str) -> list[str]:
-    receiver = route.get("receiver") or inherited
-    hits: list[str] = []
-    for child in route.get("routes") or []:
-        if _matches(child, labels):
-            hits += _walk(child, labels, receiver)
-            if not child.get("continue"):
-                break
-    return hits or [receiver]
+    data = yaml.safe_load(am_path.read_text()) or {}
+    if not data.get("route"):
+        return []
+    return list(dict.fromkeys(r for r, _timers in delivering_routes(data, labels)))

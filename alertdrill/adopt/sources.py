@@ -45,23 +45,26 @@ def unit_tests(conf: Config) -> dict[str, int]:
 
 
 def routing_tests(conf: Config) -> dict[str, list[str]]:
-    """alert -> the receivers its routing test expects: the runbook's alert index (its promises, which
-    the routing tests hold the routing to), else `alerts: {Name: {receivers: [...]}}` in the
-    routing_tests files (checked with `amtool config routes test --verify.receivers`)."""
+    """alert -> the receivers its routing test holds the routing to. A `routing_tests` entry is either a
+    runbook whose alert index states each alert's receivers (the routing tests of this repository check
+    the routing against it) or a YAML file `alerts: {Name: {receivers: [...]}}`, checked with
+    `amtool config routes test --verify.receivers`."""
     out: dict[str, list[str]] = {}
-    try:
-        from alertdrill.runbook.parse import parse_runbook
-        from alertdrill.runbook.promises import parse_promises
-
-        promised = parse_promises(parse_runbook(conf.runbook))
-        out.update({a: list(p.receivers) for a, p in promised.alerts.items() if p.receivers})
-    except (OSError, ValueError, KeyError):  # no runbook, or one without an alert index table
-        pass
     for path in conf.routing_tests:
+        if path.suffix == ".md":
+            out.update({a: list(p.receivers) for a, p in _promised(path).items() if p.receivers})
+            continue
         for name, spec in (_yaml(path).get("alerts") or {}).items():
             if isinstance(spec, dict) and spec.get("receivers"):
                 out[name] = list(spec["receivers"])
     return out
+
+
+def _promised(runbook: Path) -> dict:
+    from alertdrill.runbook.parse import parse_runbook
+    from alertdrill.runbook.promises import parse_promises
+
+    return parse_promises(parse_runbook(runbook)).alerts
 
 
 # What the mutation tests declare (tests/rules/test_rules_mutation.py, rulekit.RULE_MUTATIONS): every

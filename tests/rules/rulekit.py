@@ -12,6 +12,7 @@ from typing import Callable, Iterable
 
 import yaml
 
+from alertdrill.alerting import routing
 from alertdrill.alerting.promtools import Tool
 from alertdrill.alerting.durations import parse_ms as parse_duration
 
@@ -384,46 +385,6 @@ def run_parallel(fn: Callable, items: list, workers: int = WORKERS) -> list:
         return list(pool.map(fn, items))
 
 
-_MATCHER_RE = re.compile(r'^\s*(\w+)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
-
-
-def _matches(route: dict, labels: dict[str, str]) -> bool:
-    for m in route.get("matchers") or []:
-        name, op, value = _MATCHER_RE.match(m).groups()
-        have = labels.get(name, "")
-        ok = {"=": have == value, "!=": have != value, "=~": re.fullmatch(value, have) is not None,
-              "!~": re.fullmatch(value, have) is None}[op]
-        if not ok:
-            return False
-    return True
-
-
-TIMERS = ("group_wait", "group_interval", "repeat_interval")
-AM_DEFAULT_TIMERS = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
-
-
-def delivering_routes(am: dict, labels: dict[str, str]) -> list[tuple[str, dict[str, int]]]:
-    """(receiver, effective timers in ms) of every route that notifies for `labels`, as Alertmanager walks
-    its tree: children in order, `continue` to go on after a match, timers inherited from the parent."""
-    out: list[tuple[str, dict[str, int]]] = []
-
-    def walk(route: dict, inherited: dict) -> None:
-        timers = {k: route.get(k, inherited[k]) for k in TIMERS}
-        receiver = route.get("receiver", inherited["receiver"])
-        matched = False
-        for child in route.get("routes") or []:
-            if _matches(child, labels):
-                matched = True
-                walk(child, {**timers, "receiver": receiver})
-                if not child.get("continue"):
-                    break
-        if not matched:
-            out.append((receiver, {k: parse_duration(v) for k, v in timers.items()}))
-
-    walk(am["route"], {**AM_DEFAULT_TIMERS, "receiver": None})
-    return out
-
-
 def grouping_labels(expr: str) -> set[str]:
     """Labels an alert expression keeps: those of its outermost `by (...)` clauses (all of them, as a
     superset), or the selector's labels for an expression without aggregation."""
@@ -444,7 +405,7 @@ def routing_promise_violations(am: dict, rules: dict, promised) -> list[str]:
     for alert, p in promised.alerts.items():
         if alert not in by_name:
             continue
-        routes = delivering_routes(am, rule_labels(by_name[alert]))
+        routes = routing.delivering_routes(am, rule_labels(by_name[alert]))
         got = [r for r, _t in routes]
         if got != list(p.receivers):
             out.append(f"{alert}: the runbook promises {list(p.receivers)}, the routing delivers to {got}")

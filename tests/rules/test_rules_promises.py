@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+
 import pytest
 
 import rulekit
 import scenarios
+from alertdrill.alerting import routing
 
 PROMISES = rulekit.promises()
 SCENARIOS = [importlib.import_module(f"scenarios.{m.name}") for m in pkgutil.iter_modules(scenarios.__path__)
@@ -43,7 +45,7 @@ def test_inhibitions_are_the_promised_ones_and_match_labels_the_rules_produce(am
     for rule in am.get("inhibit_rules") or []:
         for side in ("source_matchers", "target_matchers"):
             produced = [n for n, r in by_name.items()
-                        if rulekit._matches({"matchers": rule[side]}, {"alertname": n, **(r.get("labels") or {})})]
+                        if routing.matches({"matchers": rule[side]}, {"alertname": n, **(r.get("labels") or {})})]
             assert produced, f"inhibit rule {side} {rule[side]} match no alert the rules produce"
             for name in produced:
                 kept = rulekit.grouping_labels(str(by_name[name]["expr"]))

@@ -1,0 +1,51 @@
+"""The Alertmanager routing tree, walked as Alertmanager walks it: which routes notify for a label set
+(children in order, `continue` to go on after a match, timers and receiver inherited from the parent).
+Used where amtool cannot answer what is needed (the effective timers of each delivering route) or is
+not installed (a scaffold's receivers)."""
+from __future__ import annotations
+
+import re
+
+from alertdrill.alerting.durations import parse_ms
+
+_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
+TIMERS = ("group_wait", "group_interval", "repeat_interval")
+AM_DEFAULT_TIMERS = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
+
+
+def matches(route: dict, labels: dict[str, str]) -> bool:
+    """The route's matchers (and the older `match` / `match_re`) all hold for `labels`."""
+    checks = [(k, "=", str(v)) for k, v in (route.get("match") or {}).items()]
+    checks += [(k, "=~", str(v)) for k, v in (route.get("match_re") or {}).items()]
+    for m in route.get("matchers") or []:
+        hit = _MATCHER.match(str(m))
+        if hit:
+            checks.append(hit.groups())
+    for name, op, value in checks:
+        have = labels.get(name, "")
+        ok = {"=": have == value, "!=": have != value, "=~": re.fullmatch(value, have) is not None,
+              "!~": re.fullmatch(value, have) is None}[op]
+        if not ok:
+            return False
+    return True
+
+
+def delivering_routes(am: dict, labels: dict[str, str]) -> list[tuple[str, dict[str, int]]]:
+    """(receiver, effective timers in ms) of every route that notifies for `labels`."""
+    out: list[tuple[str, dict[str, int]]] = []
+
+    def walk(route: dict, inherited: dict) -> None:
+        timers = {k: route.get(k, inherited[k]) for k in TIMERS}
+        receiver = route.get("receiver", inherited["receiver"])
+        matched = False
+        for child in route.get("routes") or []:
+            if matches(child, labels):
+                matched = True
+                walk(child, {**timers, "receiver": receiver})
+                if not child.get("continue"):
+                    break
+        if not matched:
+            out.append((receiver, {k: parse_ms(v) for k, v in timers.items()}))
+
+    walk(am["route"], {**AM_DEFAULT_TIMERS, "receiver": None})
+    return out
