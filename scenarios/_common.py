@@ -13,12 +13,9 @@ PAGED_REVENUE = frozenset({"pagerduty", "slack-oncall-alerts", "engineering-mana
 SLACK = frozenset({"slack-oncall-alerts"})
 
 
-def dashboard_load(ctx, *, users: int, tasks: str, wait: float, run_time: float = 300, name: str = "",
-                   spawn_rate: float | None = None) -> LocustLoad:
-    """Traders with the dashboard open (locustfiles/dashboard.py), aimed at some of its routes; all start
-    at once unless `spawn_rate` (users a second) spreads them out."""
-    return LocustLoad("locustfiles/dashboard.py", host=ctx.endpoints.backend, users=users,
-                      spawn_rate=spawn_rate or users,
+def dashboard_load(ctx, *, users: int, tasks: str, wait: float, run_time: float = 300, name: str = "") -> LocustLoad:
+    """Traders with the dashboard open (locustfiles/dashboard.py), aimed at some of its routes."""
+    return LocustLoad("locustfiles/dashboard.py", host=ctx.endpoints.backend, users=users, spawn_rate=users,
                       run_time=run_time, env={"DASHBOARD_TASKS": tasks, "DASHBOARD_WAIT": str(wait)},
                       name=name or f"dashboard-{tasks.replace(',', '+')}")
 

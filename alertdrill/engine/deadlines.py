@@ -8,7 +8,7 @@ runbook's values, at drill speed) plus the stated margin (alertdrill.alerting.ti
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from alertdrill.alerting.timings import Timings
 from alertdrill.runbook.promises import AlertPromise, Promises
@@ -20,7 +20,6 @@ class PromiseClock:
     deadlines_s: dict[str, float]  # receiver -> seconds after the condition holds
     holds_since: float | None = None  # start of the condition's current unbroken stretch
     onset: float | None = None  # frozen when the alert fires: the stretch that made it fire
-    samples: int = field(default=0)
 
     @classmethod
     def for_alert(cls, promises: Promises, timings: Timings, alert: str, receivers) -> "PromiseClock":
@@ -30,7 +29,6 @@ class PromiseClock:
 
     def observe(self, at: float, value: float | None, *, firing: bool) -> None:
         """One sample of the watched value (None: no data, which does not hold)."""
-        self.samples += 1
         if self.onset is None:
             if self.promise.threshold.holds(value):
                 self.holds_since = self.holds_since or at
