@@ -4,18 +4,20 @@ VENV    := .venv
 COMPOSE := docker compose -f docker-compose.test.yml
 PYTEST  := $(VENV)/bin/pytest
 
-.PHONY: setup images test fast drill up status down bench-stack clean
+.PHONY: setup images test fast drill reliability flake-rate lock up status down bench-stack clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make test      every test: rules (no containers), platform, stack smoke, drills"
 	@echo "make drill     every drill against the container stack, with a summary table"
-	@echo "make fast      the tiers that need no containers (rules, report, adopt, platform)"
+	@echo "make fast      the tiers that need no containers (rules, report, adopt, platform, reliability)"
+	@echo "make reliability   every phase x SIGINT/SIGTERM of the reliability tier (about 25 min; CI runs a subset)"
+	@echo "make flake-rate    every drill 5 times on one stack: passes out of 5 and the spread of its timings"
 	@echo "make up | status | down   the stack with drill timings; down leaves nothing behind"
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q -e '.[platform,dev]'
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[platform,dev]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -28,7 +30,17 @@ test: images
 	$(PYTEST)
 
 fast: $(VENV)/.installed
-	$(PYTEST) tests/rules tests/report tests/adopt tests/platform -m "not drill and not stack"
+	$(PYTEST) tests/rules tests/report tests/adopt tests/platform tests/reliability -m "not drill and not stack"
+
+reliability: images
+	$(PYTEST) tests/reliability --all-phases
+
+flake-rate: images
+	$(VENV)/bin/python scripts/flake_rate.py -n 5
+
+# Re-pin on purpose: resolve the newest allowed versions and record them (then run make test).
+lock: setup
+	bash scripts/lock.sh
 
 drill: images
 	$(VENV)/bin/alertdrill drill

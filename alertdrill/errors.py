@@ -91,3 +91,8 @@ class FaultNotWritten(DrillError):
             seen="the placeholder `raise FaultNotWritten(...)`" + (f" in {path}" if path else ""),
             hint="write the fault (alertdrill.engine.faults: StopContainer, KillContainer, Toxic, ... or your "
                  "own Fault with inject(ctx)/heal(ctx)) and delete the placeholder line")
+
+
+class DockerDaemonGone(DrillError):
+    """The Docker daemon stopped answering, or restarted the stack's containers, during the drill: the
+    verdict says nothing about the alerting."""

@@ -15,6 +15,7 @@ from alertdrill.runbook.promises import parse_promises
 from alertdrill.target.clients import AlertmanagerClient, PrometheusClient, SinkClient, ToxiproxyClient
 from alertdrill.target.settings import Endpoints
 from alertdrill.target.stack import Stack
+from alertdrill.engine.events import EventLog
 
 Reporter = Callable[[str], None]
 
@@ -59,7 +60,8 @@ class DrillContext:
         self.sink = SinkClient(self.endpoints.sink)
         self.toxiproxy = ToxiproxyClient(self.endpoints.toxiproxy)
         self.timelines: list = []  # every drill's Timeline, for the summary
-        self.handlers: list = []  # DrillEventHandler instances (alertdrill.engine.events)
+        # DrillEventHandler instances (alertdrill.engine.events); the event log is always kept
+        self.handlers: list = [EventLog(self.artifacts)]
 
     @property
     def docker(self):

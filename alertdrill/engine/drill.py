@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from alertdrill import interrupts
 from alertdrill.engine.abort import AbortConditions
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.deadlines import PromiseClock
@@ -28,6 +29,7 @@ from alertdrill.engine.timeline import Phase, Timeline
 from alertdrill.errors import (AlertNotFired, AlertNotResolved, DrillAborted, DrillError, NotificationLate,
                                NotificationMissing, SteadyStateError, UnexpectedAlert)
 from alertdrill.target.clients.prometheus import AlertState
+from alertdrill.target.daemon import daemon_trouble
 from alertdrill.wait import until
 
 PROGRESS_EVERY_S = 2.0
@@ -73,26 +75,42 @@ class Drill:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        aborted = exc_type is not None and issubclass(exc_type, (KeyboardInterrupt, DrillAborted))
-        self.timeline.outcome = "passed" if exc_type is None else ("aborted" if aborted else "failed")
-        if exc is not None:
-            self.timeline.error = (str(exc) or type(exc).__name__)[:4000]
-        if aborted:
-            self.mark("aborted", "Ctrl-C" if exc_type is KeyboardInterrupt else str(exc).splitlines()[0])
-            self.report(f"  ABORTED: {self.timeline.error.splitlines()[0]}; healing the faults")
+        # A failure caused by the Docker daemon going away is named as such, whatever check tripped on it.
+        blamed = None if exc is None or isinstance(exc, (KeyboardInterrupt, DrillAborted)) else \
+            daemon_trouble(self.ctx.stack, self.started)
+        self._record_end(blamed or exc)
         try:
-            self.heal_all()
-            if exc_type is None:
+            with interrupts.shielded():  # a second Ctrl-C or a SIGTERM cannot skip a heal
+                self.heal_all()
+            if exc is None:
                 self._no_unexpected_alert_since_the_fault()
                 self.steady_state(ending=True)  # every drill ends with the stack steady again
-        except BaseException:
-            self.timeline.outcome = "failed"
+        except BaseException as late:
+            if exc is None or isinstance(late, KeyboardInterrupt):
+                self._record_end(late)
             raise
         finally:
             path = self.timeline.write(self.ctx.artifacts)
             self.ctx.timelines.append(self.timeline)
             self.report(f"timeline written to {path}")
             self._emit("drill_ended")
+        if blamed is not None:
+            raise blamed from exc
+
+    def _record_end(self, exc: BaseException | None) -> None:
+        """The outcome on the timeline: passed, failed, or aborted (an interrupt or an abort condition)."""
+        aborted = isinstance(exc, (KeyboardInterrupt, DrillAborted))
+        self.timeline.outcome = "passed" if exc is None else ("aborted" if aborted else "failed")
+        if exc is None:
+            return
+        self.timeline.error = (str(exc) or type(exc).__name__)[:4000]
+        if aborted:
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            why = interrupts.describe(exc) if interrupted else str(exc).splitlines()[0]
+            if interrupted:
+                self.timeline.error = f"aborted by {why}"
+            self.mark("aborted", why)
+            self.report(f"  ABORTED: {why}; healing the faults")
 
     def heal_all(self) -> None:
         """Stop the loads, heal every fault and restore every guard (newest first); report all that

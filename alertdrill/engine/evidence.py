@@ -17,6 +17,7 @@ from alertdrill.project import PROJECT_ROOT
 from alertdrill.runbook.queries import runbook_queries
 from alertdrill.target.clients import PrometheusClient
 from alertdrill.wait import until
+from alertdrill.proc import run as proc_run
 
 if TYPE_CHECKING:
     from alertdrill.engine.context import DrillContext
@@ -122,8 +123,9 @@ def runbook_command(ctx: "DrillContext", alert: str, contains: str, timeout: flo
     # As an engineer at a terminal would run it, minus the TTY a script does not have.
     script = found.replace("docker exec -it ", "docker exec ")
     try:
-        proc = subprocess.run(["bash", "-o", "pipefail", "-c", script], cwd=PROJECT_ROOT, capture_output=True,
-                              text=True, timeout=timeout, env={**os.environ, **ctx.stack.overrides})
+        proc = proc_run(["bash", "-o", "pipefail", "-c", script], cwd=PROJECT_ROOT, timeout=timeout,
+                        env={**os.environ, **ctx.stack.overrides})
     except subprocess.TimeoutExpired:
-        raise InvestigationFailed(f"the runbook's command ran past {timeout:.0f}s", seen=script) from None
+        raise InvestigationFailed(f"the runbook's command ran past {timeout:.0f}s and was stopped with its "
+                                  "process group", seen=script) from None
     return (proc.stdout + proc.stderr).strip()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from alertdrill.errors import InvestigationFailed
+from alertdrill.proc import run as proc_run
 from alertdrill.config import current as current_config
 
 if TYPE_CHECKING:
@@ -62,10 +63,11 @@ class RunbookAction(Remediation):
         script = "\n".join(self.commands(ctx))
         env = {**os.environ, **ctx.stack.overrides, **self.env}
         try:
-            proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=current_config().root, env=env,
-                                  capture_output=True, text=True, timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            raise RunbookActionFailed(f"the runbook's action ran past {self.timeout:.0f}s:\n{script}") from None
+            proc = proc_run(["bash", "-euo", "pipefail", "-c", script], cwd=current_config().root, env=env,
+                            timeout=self.timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise RunbookActionFailed(f"the runbook's action ran past {self.timeout:.0f}s and was stopped with its "
+                                      f"whole process group:\n{script}\n{(exc.stderr or exc.stdout or '')[-800:]}") from None
         if proc.returncode != 0:
             raise RunbookActionFailed(f"the runbook's action failed ({proc.returncode}):\n{script}\n"
                                       f"{(proc.stderr or proc.stdout).strip()[-800:]}")

@@ -6,7 +6,7 @@ group_wait are checked against the timing model: a drill never judges timings th
 from __future__ import annotations
 
 import json
-import subprocess
+from alertdrill.proc import run as proc_run
 
 import yaml
 
@@ -21,7 +21,7 @@ PROMETHEUS_ENV = ("SCRAPE_INTERVAL", "SCRAPE_TIMEOUT", "EVAL_INTERVAL", "RESEND_
 
 
 def _inspect(container: str) -> dict:
-    out = subprocess.run(["docker", "inspect", container], capture_output=True, text=True, timeout=30)
+    out = proc_run(["docker", "inspect", container], timeout=30)
     if out.returncode != 0:
         raise StackError(f"`docker inspect {container}` failed: {out.stderr.strip()}")
     return json.loads(out.stdout)[0]

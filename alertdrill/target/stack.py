@@ -1,9 +1,9 @@
 """Stack control: bring docker-compose.test.yml up (production or drill timings), report each
 service's state, start/stop/restart a service, and take everything down.
 
-The compose project goes through testcontainers' compose wrapper (the compose CLI, with a timeout on
-every call); the containers through `self.docker` (the Docker SDK). Faults, guards and checks reach
-Docker only through these two."""
+The compose command line comes from testcontainers' compose wrapper and runs through alertdrill.proc (a
+timeout and a process group on every call); the containers go through `self.docker` (the Docker SDK).
+Faults, guards and checks reach Docker only through these two."""
 from __future__ import annotations
 
 import json
@@ -15,6 +15,7 @@ from pathlib import Path
 from testcontainers.compose import DockerCompose
 
 from alertdrill.errors import ConfigError, StackError
+from alertdrill.proc import run as proc_run
 from alertdrill.target.clients.docker import DockerClient
 from alertdrill.config import current as current_config
 from alertdrill.target.settings import Endpoints
@@ -34,16 +35,18 @@ class ServiceStatus:
 
 def engine_available() -> tuple[bool, str]:
     try:
-        out = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=20)
+        out = proc_run(["docker", "compose", "version"], timeout=20)
         if out.returncode != 0:
             return False, f"`docker compose` is not available: {out.stderr.strip()}"
-        info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
-                              capture_output=True, text=True, timeout=20)
+        info = proc_run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=20)
         if info.returncode != 0:
             return False, f"no Docker engine answers: {info.stderr.strip()[:200]}"
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"docker is not usable: {exc}"
     return True, ""
+
+
+UP_TIMEOUT_S = 900  # a first build on a new machine takes minutes; a hung build must still end
 
 
 class _ProjectCompose(DockerCompose):
@@ -105,7 +108,11 @@ class Stack:
 
     def compose(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
         cmd = [*self.command(), *args]
-        proc = subprocess.run(cmd, cwd=self.compose_file.parent, capture_output=True, text=True, timeout=timeout)
+        try:
+            proc = proc_run(cmd, cwd=self.compose_file.parent, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise StackError(f"`{' '.join(cmd)}` ran past {timeout:.0f}s and was stopped; is the Docker daemon "
+                             "answering (`docker info`)?") from None
         if check and proc.returncode != 0:
             raise StackError(f"`{' '.join(cmd)}` failed ({proc.returncode}):\n{proc.stderr.strip()[-2000:]}")
         return proc
@@ -115,15 +122,15 @@ class Stack:
         if not ok:
             raise StackError(f"{why}\nHint: run `bash scripts/bootstrap.sh` (machines without Docker) "
                              "or start Docker, then retry.")
-        try:
-            self._compose.start()
-        except subprocess.CalledProcessError as exc:
+        # The compose CLI through proc.run, not testcontainers' start(): that one has no timeout.
+        proc = self.compose("up", "--build", "--wait", timeout=UP_TIMEOUT_S, check=False)
+        if proc.returncode != 0:
             raise StackError(
                 "the stack did not become healthy: `docker compose up --build --wait` failed.\n"
-                f"{(exc.stderr or b'').decode(errors='replace').strip()[-1500:]}\n"
+                f"{(proc.stderr or '').strip()[-1500:]}\n"
                 f"{self.describe()}\n{self._unhealthy_logs()}"
                 "Hint: `make status` shows each service; `docker logs <service>` shows why."
-            ) from None
+            )
 
     def down(self) -> None:
         """Remove containers, volumes and orphans of this project; nothing is left behind."""

@@ -33,6 +33,28 @@ class DockerClient:
         state = self.state(name)
         return state.startswith("running") and "starting" not in state and "unhealthy" not in state
 
+    def container(self, name: str):
+        """The SDK's container object, or None when there is none of that name."""
+        try:
+            return self._client.containers.get(name)
+        except NotFound:
+            return None
+
+    def create_probe(self, image: str):
+        """A container of `image` created and never started (to read the image's files); remove it after."""
+        return self._client.containers.create(image, command=["true"], network_mode="none",
+                                              labels={"alertdrill": "probe"})
+
+    def ping(self) -> None:
+        """Raises if the daemon does not answer."""
+        self._client.ping()
+
+    def started_at(self, names) -> dict[str, float | None]:
+        """When each named container last started (epoch seconds); None if it is not running."""
+        found = {c.name: c.attrs["State"] for c in self._client.containers.list(all=True)}
+        return {n: _epoch(found[n]["StartedAt"]) if n in found and found[n].get("Running") else None
+                for n in names}
+
     def kill(self, name: str, signal: str = "SIGKILL") -> None:
         self._client.containers.get(name).kill(signal=signal)
 
@@ -50,6 +72,14 @@ class DockerClient:
     def exec_detached(self, name: str, cmd: list[str], *, environment: dict[str, str] | None = None) -> None:
         """Start cmd in the container and return at once (a long-running job; stop it from inside)."""
         self._client.containers.get(name).exec_run(cmd, detach=True, environment=environment)
+
+
+def _epoch(iso: str) -> float:
+    """Docker's RFC 3339 time with nanoseconds, as epoch seconds."""
+    from datetime import datetime
+
+    head, _, frac = iso.rstrip("Z").partition(".")
+    return datetime.fromisoformat(head + "+00:00").timestamp() + float("0." + (frac or "0"))
 
 
 def _describe(state: dict) -> str:
