@@ -13,7 +13,7 @@ import pytest
 
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.drill import Drill
-from alertdrill.engine.evidence import InvestigationFailed, sql_rows, wait_for
+from alertdrill.engine.evidence import InvestigationFailed, runbook_sql, wait_for
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import RunawayQuery
 from alertdrill.engine.invariants import signals_stored_since
@@ -38,22 +38,30 @@ EXPECTATION = AlertExpectation(
     },
 )
 
-# The runbook's own query (investigation step 2), and its remediation's threshold.
-LONG_RUNNING = ("SELECT pid, now() - query_start AS duration, state, left(query, 80) FROM pg_stat_activity "
-                "WHERE datname = 'trading_signals' AND state = 'active' AND pid <> pg_backend_pid() "
-                "ORDER BY duration DESC NULLS LAST LIMIT 10")
-RUNBOOK_AGE = 30.0
+RUNBOOK_AGE = 30.0  # the remediation terminates queries active for longer than this
 
 
 def long_running_queries(ctx) -> str:
-    """pg_stat_activity shows active queries older than the runbook's 30 s, the runaway among them."""
-    rows = sql_rows(ctx.endpoints.postgres_dsn, LONG_RUNNING)
-    old = [r for r in rows if r[1] is not None and r[1].total_seconds() > RUNBOOK_AGE]
-    if not any("pg_sleep" in (r[3] or "") for r in old):
-        raise InvestigationFailed("no query has run for more than 30 s yet",
-                                  seen="; ".join(f"{r[0]} {r[1]} {r[3]}" for r in rows[:5]))
+    """The runbook's pg_stat_activity query (investigation step 2, run in the psql it names) lists active
+    queries older than the remediation's 30 s, the runaway among them."""
+    out = runbook_sql(ctx, "DatabaseConnectionPoolExhausted", "now() - query_start")
+    rows = [[c.strip() for c in line.split("|")] for line in out.splitlines() if line.count("|") >= 3]
+    old = [r for r in rows[1:] if _seconds(r[1]) > RUNBOOK_AGE and r[2] == "active"]
+    if not any("pg_sleep" in r[3] for r in old):
+        raise InvestigationFailed("no query has run for more than 30 s yet", seen=out.strip()[-600:])
     return f"{len(old)} queries active for > {RUNBOOK_AGE:g}s: " + "; ".join(
-        f"pid {r[0]} {r[1].total_seconds():.0f}s {r[3][:40]!r}" for r in old[:4])
+        f"pid {r[0]} {_seconds(r[1]):.0f}s {r[3][:40]!r}" for r in old[:4])
+
+
+def _seconds(interval: str) -> float:
+    """psql's interval text (HH:MM:SS.ffffff; empty for NULL) as seconds."""
+    parts = interval.split(":")
+    if len(parts) != 3:
+        return 0.0
+    try:
+        return int(parts[0]) * 3600 + int(parts[1]) * 60 + float(parts[2])
+    except ValueError:
+        return 0.0
 
 
 def run(d: Drill, ctx: DrillContext) -> None:

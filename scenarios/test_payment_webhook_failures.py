@@ -2,7 +2,8 @@
 
 replay: one validly signed checkout event is delivered again and again (2/s) from one address. The
   alert fires; the payment is processed exactly once (one payments row, one idempotency key
-  idempotent:<id> with a TTL near 24 h, as the runbook checks with redis-cli TTL). Remediation: block the
+  idempotent:<id> with a TTL near 24 h: the platform's replay window, an invariant the runbook does not
+  investigate). Remediation: block the
   sending address (the runbook's denylist action); the replays stop and the alert resolves.
 secret_mismatch: the backend's STRIPE_WEBHOOK_SECRET no longer matches the sender's, so genuine
   deliveries fail as invalid_signature. Stripe retries failed deliveries; after the runbook's "set the

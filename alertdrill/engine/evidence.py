@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 __all__ = ["InvestigationFailed", "runbook_query", "runbook_command", "top_label", "value_above", "logs_show",
-           "sql_rows", "wait_for", "require_evidence", "inhibited"]
+           "sql_rows", "wait_for", "require_evidence", "inhibited", "runbook_sql"]
 
 
 def runbook_query(ctx: "DrillContext", alert: str, contains: str) -> str:
@@ -129,3 +129,39 @@ def runbook_command(ctx: "DrillContext", alert: str, contains: str, timeout: flo
         raise InvestigationFailed(f"the runbook's command ran past {timeout:.0f}s and was stopped with its "
                                   "process group", seen=script) from None
     return (proc.stdout + proc.stderr).strip()
+
+
+def runbook_sql(ctx: "DrillContext", alert: str, contains: str, timeout: float = 30) -> str:
+    """Run, as written, the statement of the runbook's SQL investigation block for `alert` that contains
+    `contains`, in the shell the block's first comment names (`-- docker exec -it postgres psql ...`),
+    and return what psql printed. A block without that statement or without its shell fails the drill,
+    naming the section."""
+    try:
+        section = ctx.runbook.section(alert)
+    except KeyError as exc:
+        raise InvestigationFailed(f"the runbook has no section for {alert}", seen=str(exc)) from None
+    hint = f"see the {alert} section (#{section.anchor}) of {ctx.runbook.path}"
+    for block in (b for b in section.investigation_blocks if b.lang.lower() in ("sql", "psql")):
+        lines = block.text.splitlines()
+        shell = next((ln.strip()[2:].strip() for ln in lines if ln.strip().startswith("--") and "psql" in ln), None)
+        body = "\n".join(ln for ln in lines if not ln.strip().startswith("--"))
+        statement = next((s.strip() + ";" for s in body.split(";") if contains.lower() in s.lower()), None)
+        if statement is None:
+            continue
+        if shell is None:
+            raise InvestigationFailed(f"the runbook's {alert} SQL block has no `-- docker exec ... psql` line saying "
+                                      "where to run it", seen=block.text, hint=hint)
+        # As typed at a terminal, with stdin in place of the TTY a script does not have.
+        script = shell.replace("docker exec -it ", "docker exec -i ")
+        try:
+            proc = proc_run(["bash", "-o", "pipefail", "-c", script], cwd=PROJECT_ROOT, timeout=timeout,
+                            env={**os.environ, **ctx.stack.overrides}, input=statement + "\n")
+        except subprocess.TimeoutExpired:
+            raise InvestigationFailed(f"the runbook's SQL ran past {timeout:.0f}s and was stopped",
+                                      seen=f"{script} <<< {statement}") from None
+        if proc.returncode != 0:
+            raise InvestigationFailed(f"the runbook's SQL failed ({proc.returncode})",
+                                      seen=f"{script} <<< {statement}\n{proc.stderr.strip()[-500:]}", hint=hint)
+        return proc.stdout
+    raise InvestigationFailed(f"the runbook's {alert} investigation has no SQL statement with {contains!r}",
+                              expected="a ```sql block under **Investigation** with that statement", hint=hint)
