@@ -69,8 +69,8 @@ class Lane:
         """The compose variables that put a stack in this lane ({} for lane 0: today's stack exactly)."""
         if self.number == 0:
             return {}
-        return {"COMPOSE_PROJECT_NAME": project or self.project, PREFIX_VAR: self.prefix, IMAGE_TAG_VAR: self.image_tag,
-                ENV_VAR: str(self.number), **{k: str(v) for k, v in ports.items()}}
+        return {"COMPOSE_PROJECT_NAME": project or self.project, PREFIX_VAR: self.prefix,
+                IMAGE_TAG_VAR: self.image_tag, ENV_VAR: str(self.number), **{k: str(v) for k, v in ports.items()}}
 
     def follow(self, script: str, services: Iterable[str], port_map: Mapping[int, int]) -> str:
         """The runbook's shell text as this lane runs it: container names in docker commands and
@@ -93,7 +93,7 @@ def overlaps(defaults: Mapping[str, int]) -> list[str]:
     same = {}
     for name, port in defaults.items():
         same.setdefault(port, []).append(name)
-    out += [f"{' and '.join(names)} are all {port}" for port, names in same.items() if len(names) > 1]
+    out += [f"{', '.join(names)} share {port} in every lane" for port, names in same.items() if len(names) > 1]
     return out
 
 

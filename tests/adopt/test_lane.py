@@ -206,3 +206,7 @@ def test_every_docker_command_and_port_of_the_runbook_follows_the_lane():
     assert len(re.findall(r"docker (?:exec|logs)", text)) >= 10, "the runbook's docker commands were not all read"
     assert not re.search(r"(?:localhost|127\.0\.0\.1):(?:%s)\b" % "|".join(map(str, PORT_DEFAULTS.values())), moved)
     assert moved.count("docker compose -f docker-compose.test.yml") == text.count("docker compose -f docker-compose.test.yml")
+
+
+def test_two_port_variables_on_one_port_are_named():
+    assert lanes.overlaps({"BACKEND_PORT": 8000, "API_PORT": 8000}) == ["BACKEND_PORT, API_PORT share 8000 in every lane"]
