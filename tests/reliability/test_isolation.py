@@ -125,8 +125,12 @@ def test_two_checkouts_in_different_lanes_drill_side_by_side(tmp_path, request):
     finally:
         for proc in runs.values():
             if proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=120)
+                proc.terminate()  # SIGTERM: the drill heals and its stack is torn down
+                try:
+                    proc.wait(timeout=180)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         watcher.stop.set()
         watcher.join(timeout=35)
         left = {lane: lane_containers(lane) for lane in LANES}
