@@ -95,8 +95,8 @@ def start_drill(checkout: Path, lane: int, artifacts: Path) -> subprocess.Popen:
     env["ALERTDRILL_LANE"] = str(lane)
     cmd = [sys.executable, "-m", "pytest", "scenarios", "-k", DRILL, "-q", "-p", "no:cacheprovider",
            f"--drill-artifacts={artifacts}", "--drill-history=none", "--live-view=plain"]
-    log = open(artifacts.parent / f"lane{lane}.log", "w")
-    return subprocess.Popen(cmd, cwd=checkout, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    with open(artifacts.parent / f"lane{lane}.log", "w") as log:  # the child keeps its own handle
+        return subprocess.Popen(cmd, cwd=checkout, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
 
 
 @pytest.mark.skipif(shutil.which("docker") is None, reason="needs Docker with the compose plugin")
@@ -137,7 +137,7 @@ def test_two_checkouts_in_different_lanes_drill_side_by_side(tmp_path, request):
         for lane in LANES:
             remove_lane(lane)
     wall = time.monotonic() - started
-    logs = {lane: (tmp_path / f"lane{lane}.log").read_text() for lane in LANES}
+    logs = {lane: (artifacts[lane].parent / f"lane{lane}.log").read_text() for lane in LANES}
     print(f"two lanes side by side: {wall:.0f} s wall time")
 
     for lane, proc in runs.items():
