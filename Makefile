@@ -11,7 +11,7 @@ help:
 	@echo "make test      every test: rules (no containers), platform, stack smoke, drills"
 	@echo "make drill     every drill against the container stack, with a summary table"
 	@echo "make fast      the tiers that need no containers (rules, report, adopt, platform, reliability)"
-	@echo "make reliability   every phase x SIGINT/SIGTERM of the reliability tier (about 25 min; CI runs a subset)"
+	@echo "make reliability   every phase x SIGINT/SIGTERM, two lanes side by side (about 30 min; CI: a subset)"
 	@echo "make flake-rate    every drill 5 times on one stack: passes out of 5 and the spread of its timings"
 	@echo "make up | status | down   the stack with drill timings; down leaves nothing behind"
 
@@ -33,7 +33,7 @@ fast: $(VENV)/.installed
 	$(PYTEST) tests/rules tests/report tests/adopt tests/platform tests/reliability -m "not drill and not stack"
 
 reliability: images
-	$(PYTEST) tests/reliability --all-phases
+	$(PYTEST) tests/reliability --all-phases --lanes
 
 flake-rate: images
 	$(VENV)/bin/python scripts/flake_rate.py -n 5

@@ -9,6 +9,7 @@ layout, so `pytest` here behaves as it always did.
     [tool.alertdrill]
     compose_file = "docker-compose.test.yml"
     compose_project = "alertdrill"
+    lane = 0                                           # 0-9: project, containers, ports (ALERTDRILL_LANE wins)
     rules = ["stack/prometheus/rules/*.yml"]          # globs, as Prometheus' rule_files
     alertmanager = "stack/alertmanager/alertmanager.yml"
     runbook = "docs/runbook.md"
@@ -30,15 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from alertdrill.errors import ConfigError
+from alertdrill.target import lane as lanes
 from alertdrill.target.settings import PORT_DEFAULTS, SERVICE_PORTS
 
 ENV_VAR = "ALERTDRILL_CONFIG"
 TABLE = "tool.alertdrill"
 
-# key: (kind, default, must exist, what it is). kind: "path" | "paths" (globs) | "str" | "strs" | "table"
+# key: (kind, default, must exist, what it is). kind: "path" | "paths" (globs) | "str" | "strs" | "table" | "lane"
 KEYS: dict[str, tuple[str, Any, bool, str]] = {
     "compose_file": ("path", "docker-compose.test.yml", False, "the compose file of the platform and its monitoring"),
     "compose_project": ("str", "alertdrill", False, "the compose project name"),
+    "lane": ("lane", 0, False, "the isolation lane (alertdrill.target.lane)"),
     "rules": ("paths", ["stack/prometheus/rules/*.yml"], True, "rule files, globs as Prometheus loads them"),
     "alertmanager": ("path", "stack/alertmanager/alertmanager.yml", True, "the Alertmanager configuration"),
     "prometheus": ("path", "stack/prometheus/prometheus.yml", False, "prometheus.yml to render at drill intervals, if any"),
@@ -65,6 +68,7 @@ class Config:
     source: Path | None  # the pyproject.toml read, None for the defaults
     compose_file: Path
     compose_project: str
+    lane: int  # as configured; ALERTDRILL_LANE overrides it (alertdrill.target.lane.current)
     rules: tuple[Path, ...]
     rule_globs: tuple[str, ...]
     alertmanager: Path
@@ -147,6 +151,8 @@ def _value(where: str, root: Path, key: str, raw: Any, *, explicit: bool) -> Any
         if not isinstance(raw, str) or not raw.strip():
             raise ConfigError(f"{where}: {key} = {raw!r} is invalid: expected a non-empty string ({what})")
         return raw
+    if kind == "lane":
+        return lanes.parse(raw, f"{where}: {key}")
     if kind == "strs":
         return tuple(_strings(where, key, raw))
     if kind == "table":

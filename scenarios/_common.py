@@ -20,6 +20,13 @@ def dashboard_load(ctx, *, users: int, tasks: str, wait: float, run_time: float 
                       name=name or f"dashboard-{tasks.replace(',', '+')}")
 
 
+def ps_row(ctx, ps: str, service: str) -> str:
+    """The row of `service`'s own container in `docker ps` output (NAMES is the last column): the
+    runbook's `--filter name=redis` matches by substring, so other lanes' lane1-redis rows show too."""
+    name = ctx.stack.container(service)
+    return next((line for line in ps.splitlines() if line.split()[-1:] == [name]), "")
+
+
 def never_fired(ctx, alertname: str, since: float) -> str:
     """ALERTS history: `alertname` was never pending or firing since `since`."""
     seconds = max(1, int(time.time() - since) + 1)

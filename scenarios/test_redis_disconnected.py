@@ -20,7 +20,7 @@ from alertdrill.engine.remediations import RunbookAction
 from alertdrill.errors import require_evidence
 from alertdrill.load.traffic import CustomerTraffic
 
-from scenarios._common import PAGED
+from scenarios._common import PAGED, ps_row
 
 pytestmark = pytest.mark.drill
 
@@ -45,8 +45,8 @@ def redis_is_down(ctx: DrillContext) -> str:
     ping = runbook_command(ctx, "RedisDisconnected", "redis-cli ping")
     require_evidence("PONG" not in ping, "Redis still answers PING although the alert fired",
                      expected="no PONG from redis-cli ping", seen=f"docker ps: {ps}\nping: {ping}")
-    state = next((line for line in ps.splitlines() if "redis" in line and "CONTAINER" not in line), "no redis container")
-    return f"docker ps: {' '.join(state.split()[4:])[:80]}; redis-cli ping: {ping[:80]}"
+    state = ps_row(ctx, ps, "redis") or "no redis container"
+    return f"docker ps: {' '.join(state.split()[4:])[-80:]}; redis-cli ping: {ping[:80]}"
 
 
 def run(d: Drill, ctx: DrillContext) -> None:

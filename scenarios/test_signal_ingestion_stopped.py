@@ -20,7 +20,7 @@ from alertdrill.engine.invariants import signals_stored_since
 from alertdrill.engine.remediations import RunbookAction
 from alertdrill.errors import require, require_evidence
 
-from scenarios._common import PAGED_REVENUE
+from scenarios._common import PAGED_REVENUE, ps_row
 
 pytestmark = pytest.mark.drill
 
@@ -40,10 +40,10 @@ RECENT = ("SELECT count(*), max(created_at) FROM signals "
 def generator_gone(ctx: DrillContext) -> str:
     """Runbook investigation 1, run as written: `docker ps -a --filter name=signal-generator`."""
     ps = runbook_command(ctx, "SignalIngestionStopped", "docker ps")
-    row = next((line for line in ps.splitlines() if "signal-generator" in line and "CONTAINER" not in line), "")
+    row = ps_row(ctx, ps, "signal-generator")
     require_evidence(bool(row) and " Up " not in f" {row} ", "docker ps shows signal-generator up",
                      expected="signal-generator Exited", seen=ps)
-    return f"docker ps: {' '.join(row.split()[4:])[:80]}"
+    return f"docker ps: {' '.join(row.split()[4:])[-80:]}"
 
 
 def last_signal_before(ctx, stopped: float) -> str:

@@ -121,7 +121,7 @@ def runbook_command(ctx: "DrillContext", alert: str, contains: str, timeout: flo
                                   seen="its commands: " + ("; ".join(commands) or "none"),
                                   hint=f"add it to the {alert} section (#{section.anchor}) of {ctx.runbook.path}")
     # As an engineer at a terminal would run it, minus the TTY a script does not have.
-    script = found.replace("docker exec -it ", "docker exec ")
+    script = ctx.stack.follow(found.replace("docker exec -it ", "docker exec "))
     try:
         proc = proc_run(["bash", "-o", "pipefail", "-c", script], cwd=PROJECT_ROOT, timeout=timeout,
                         env={**os.environ, **ctx.stack.overrides})
@@ -152,7 +152,7 @@ def runbook_sql(ctx: "DrillContext", alert: str, contains: str, timeout: float =
             raise InvestigationFailed(f"the runbook's {alert} SQL block has no `-- docker exec ... psql` line saying "
                                       "where to run it", seen=block.text, hint=hint)
         # As typed at a terminal, with stdin in place of the TTY a script does not have.
-        script = shell.replace("docker exec -it ", "docker exec -i ")
+        script = ctx.stack.follow(shell.replace("docker exec -it ", "docker exec -i "))
         try:
             proc = proc_run(["bash", "-o", "pipefail", "-c", script], cwd=PROJECT_ROOT, timeout=timeout,
                             env={**os.environ, **ctx.stack.overrides}, input=statement + "\n")

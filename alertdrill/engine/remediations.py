@@ -60,7 +60,7 @@ class RunbookAction(Remediation):
             seen=f"its actions: {titles}", hint=f"see {ctx.runbook.path}, section #{section.anchor}")
 
     def apply(self, ctx: "DrillContext") -> str:
-        script = "\n".join(self.commands(ctx))
+        script = ctx.stack.follow("\n".join(self.commands(ctx)))  # the lane's names and ports (target.lane)
         env = {**os.environ, **ctx.stack.overrides, **self.env}
         try:
             proc = proc_run(["bash", "-euo", "pipefail", "-c", script], cwd=current_config().root, env=env,

@@ -13,6 +13,7 @@ target (docs/kubernetes.md) is another module implementing the same methods, not
     status()             compose ps                           kubectl get deploy,sts -o json
     endpoints            127.0.0.1 ports                       port-forwards or in-cluster Service URLs
     overrides            compose variables for the runbook     KUBECONFIG, namespace for the runbook
+    follow(script)       the lane's container names and ports  the namespace's names (or as written)
 
 Faults reach the platform only through `ctx.stack` (this protocol) and `ctx.toxiproxy` (a Toxiproxy API,
 in a cluster a sidecar); nothing in a fault names docker or compose.
@@ -50,5 +51,7 @@ class StackControl(Protocol):
     def logs(self, service: str, since: float | None = None, tail: int | str = "all") -> str: ...
 
     def state(self, service: str) -> str: ...
+
+    def follow(self, script: str) -> str: ...  # the runbook's shell text as run against this target
 
     def close(self) -> None: ...

@@ -6,6 +6,8 @@ group_wait are checked against the timing model: a drill never judges timings th
 from __future__ import annotations
 
 import json
+from typing import Callable
+
 from alertdrill.proc import run as proc_run
 
 import yaml
@@ -27,11 +29,12 @@ def _inspect(container: str) -> dict:
     return json.loads(out.stdout)[0]
 
 
-def stale_services(cfg: DrillConfig) -> dict[str, str]:
-    """service -> why it does not run `cfg` (another mounted copy, other Prometheus intervals)."""
+def stale_services(cfg: DrillConfig, container: Callable[[str], str] = str) -> dict[str, str]:
+    """service -> why it does not run `cfg` (another mounted copy, other Prometheus intervals).
+    `container`: service -> its container name (the stack's lane)."""
     stale = {}
     for service, (var, target) in MOUNTS.items():
-        info = _inspect(service)
+        info = _inspect(container(service))
         source = next((m["Source"] for m in info["Mounts"] if m["Destination"] == target), "")
         if source != cfg.env[var]:
             stale[service] = f"mounts {source or 'nothing'} at {target}, the drill needs {cfg.env[var]}"
@@ -47,7 +50,7 @@ def load_drill_config(stack, cfg: DrillConfig) -> list[str]:
     """Make the running stack run `cfg` (recreate or reload); returns what was done. `stack` must be
     made with cfg.env as its overrides (its compose env file)."""
     done = []
-    stale = stale_services(cfg)
+    stale = stale_services(cfg, stack.container)
     if stale:
         stack.compose("up", "-d", "--wait", "--no-deps", "--no-build", *sorted(stale), timeout=300)
         done += [f"recreated {s}: it {why}" for s, why in sorted(stale.items())]
@@ -57,7 +60,7 @@ def load_drill_config(stack, cfg: DrillConfig) -> list[str]:
             prom.reload()
             code, out = stack.docker.exec("alertmanager", ["render-config"])
             if code != 0:
-                raise StackError(f"`docker exec alertmanager render-config` failed ({code}): {out.strip()[-500:]}")
+                raise StackError(f"`docker exec {stack.container('alertmanager')} render-config` failed ({code}): {out.strip()[-500:]}")
             am.reload()
         finally:
             prom.close()

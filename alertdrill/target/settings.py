@@ -1,7 +1,8 @@
 """Where the stack's services listen. Defaults are the runbook's (PORT_DEFAULTS, SERVICE_PORTS: this
 repository's layout, the defaults of alertdrill.config); a user's `[tool.alertdrill.ports]` and
-`[tool.alertdrill.services]` replace them, and every port follows the same environment variable that the
-compose file reads, so the suite and the stack agree."""
+`[tool.alertdrill.services]` replace them, every default moves into the lane's block (alertdrill.target.lane),
+and every port follows the same environment variable that the compose file reads, so the suite and the
+stack agree."""
 from __future__ import annotations
 
 import os
@@ -46,14 +47,15 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _port(name: str, env: dict[str, str], defaults: dict[str, int]) -> int:
-    raw = env.get(name, str(defaults[name]))
+def _port(name: str, env: dict[str, str], defaults: dict[str, int], lane: int) -> int:
+    raw = env.get(name, "").strip() or str(defaults[name])
     try:
         port = int(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a port number; use an integer 1-65535") from None
     if not 0 < port < 65536:
-        raise ValueError(f"{name}={port} is out of range; use 1-65535")
+        moved = f" (its default moved into lane {lane}'s block)" if lane and name not in env else ""
+        raise ValueError(f"{name}={port}{moved} is out of range; use 1-65535, or a lower lane")
     return port
 
 
@@ -64,10 +66,12 @@ class Endpoints:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Endpoints":
         from alertdrill.config import current
+        from alertdrill.target import lane as lanes
 
         env = dict(os.environ if env is None else env)
-        defaults = current().ports
-        return cls({name: _port(name, env, defaults) for name in defaults})
+        lane = lanes.current(env=env)
+        defaults = lane.shift(current().ports)
+        return cls({name: _port(name, env, defaults, lane.number) for name in defaults})
 
     def url(self, port_name: str) -> str:
         return f"http://127.0.0.1:{self.ports[port_name]}"

@@ -16,6 +16,7 @@ from testcontainers.compose import DockerCompose
 
 from alertdrill.errors import ConfigError, StackError
 from alertdrill.proc import run as proc_run
+from alertdrill.target import lane as lanes
 from alertdrill.target.clients.docker import DockerClient
 from alertdrill.config import current as current_config
 from alertdrill.target.settings import Endpoints
@@ -61,21 +62,30 @@ class _ProjectCompose(DockerCompose):
 
 
 class Stack:
-    """One compose project (the configured compose file and project name, see alertdrill.config).
-    `overrides` are compose interpolation variables (ports, the drill's rendered rules and Alertmanager
-    directories, scrape and evaluation intervals). Implements alertdrill.target.control.StackControl."""
+    """One compose project (the configured compose file and project name, see alertdrill.config) in
+    one lane (alertdrill.target.lane: project, container names, ports). `overrides` are compose
+    interpolation variables (ports, the drill's rendered rules and Alertmanager directories, scrape and
+    evaluation intervals); the lane's own are added to them, so the runbook's compose commands, run with
+    them in the environment, reach this lane's stack. Implements alertdrill.target.control.StackControl."""
 
     def __init__(self, overrides: dict[str, str] | None = None, *, endpoints: Endpoints | None = None,
                  compose_file: Path | None = None, project: str | None = None) -> None:
         conf = current_config()
         self.overrides = dict(overrides or {})
+        self.lane = lanes.current(conf.compose_project, env={**os.environ, **self.overrides})
+        if self.lane.number and (clash := lanes.overlaps(conf.ports)):
+            raise ConfigError(f"lane {self.lane.number}: the port block of one lane meets another's: "
+                              + "; ".join(clash) + f". Move one of these ports under [tool.alertdrill.ports] "
+                              f"(config: {conf.source or 'defaults'}) or run in lane 0")
         self.endpoints = endpoints or Endpoints.from_env({**os.environ, **self.overrides})
         self.compose_file = Path(compose_file or conf.compose_file)
         if not self.compose_file.is_file():
             raise ConfigError(f"[tool.alertdrill] compose_file: {self.compose_file} does not exist; expected the "
                               f"compose file of the platform and its monitoring (config: {conf.source or 'defaults'})")
-        self.project = project or conf.compose_project
+        self.project = project or self.lane.project
+        self.overrides = {**self.lane.compose_env(self.endpoints.ports, self.project), **self.overrides}
         self.services = dict(conf.services)  # compose service -> its port variable
+        self._runbook_ports = {conf.ports[v]: self.endpoints.ports[v] for v in conf.ports if v in self.endpoints.ports}
         self._docker: DockerClient | None = None
         conf.state_dir.mkdir(parents=True, exist_ok=True)
         self.env_file = conf.state_dir / "stack.env"
@@ -93,8 +103,17 @@ class Stack:
     def docker(self) -> DockerClient:
         """The Docker SDK client for this stack's containers (made on first use: `up` checks the engine)."""
         if self._docker is None:
-            self._docker = DockerClient()
+            self._docker = DockerClient(container=self.container)
         return self._docker
+
+    def container(self, service: str) -> str:
+        """The container of a compose service in this stack's lane (`backend`, `lane2-backend`)."""
+        return self.lane.container(service)
+
+    def follow(self, script: str) -> str:
+        """The runbook's shell text as it must run against this stack: in lane 0 as written; in another
+        lane with its container names and localhost ports (compose commands follow through overrides)."""
+        return self.lane.follow(script, self.services, self._runbook_ports)
 
     def close(self) -> None:
         if self._docker is not None:

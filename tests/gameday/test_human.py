@@ -26,7 +26,9 @@ NOBODY_S = 100.0
 
 
 def person(ctx, command: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(PERSON), "--when", "RedisDisconnected is FIRING", "--then", command,
+    # The person types the runbook's commands as the stack's lane needs them (lane 0: as written).
+    return subprocess.Popen([sys.executable, str(PERSON), "--when", "RedisDisconnected is FIRING",
+                             "--then", ctx.stack.follow(command),
                              "--cwd", str(PROJECT_ROOT)], stdin=subprocess.PIPE, text=True,
                             env={**os.environ, **ctx.stack.overrides})
 

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from alertdrill.config import current as current_config
+from alertdrill.target import lane as lanes
 
 from tests.reliability.drillproc import ROOT
 
@@ -21,10 +21,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--restart-daemon", action="store_true", default=False,
                      help="reliability tier: also restart the Docker daemon in the middle of a drill (stops "
                           "every container on this machine for a moment: on demand only)")
+    parser.addoption("--lanes", action="store_true", default=False,
+                     help="reliability tier: also run a drill in two checkouts in lanes 1 and 2 side by side "
+                          "(two stacks at once, minutes: on demand only)")
 
 
 def project_containers() -> list[str]:
-    label = f"label=com.docker.compose.project={current_config().compose_project}"
+    label = f"label=com.docker.compose.project={lanes.current().project}"
     out = subprocess.run(["docker", "ps", "-a", "--filter", label, "--format", "{{.Names}}"], capture_output=True,
                          text=True, timeout=30, check=True)
     return out.stdout.split()
@@ -35,7 +38,7 @@ def no_stack_yet():
     """A drill that starts its own stack needs none running: it would adopt it and tear it down."""
     running = project_containers()
     if running:
-        pytest.fail(f"a stack of project {current_config().compose_project} is already running ({', '.join(running)}); "
+        pytest.fail(f"a stack of project {lanes.current().project} is already running ({', '.join(running)}); "
                     "the reliability tier starts and stops its own. Run `make down` first, or run this tier on "
                     "its own before the drills (testpaths order does)", pytrace=False)
 
@@ -46,7 +49,7 @@ def running_stack():
     the module's end."""
     running = project_containers()
     if running:
-        pytest.fail(f"a stack of project {current_config().compose_project} is already running ({', '.join(running)}); "
+        pytest.fail(f"a stack of project {lanes.current().project} is already running ({', '.join(running)}); "
                     "the reliability tier starts and stops its own: `make down` first", pytrace=False)
     cli = str(ROOT / ".venv" / "bin" / "alertdrill")
     subprocess.run([cli, "stack", "up"], cwd=ROOT, check=True, timeout=900)

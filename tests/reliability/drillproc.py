@@ -16,6 +16,7 @@ import psycopg
 
 from alertdrill.config import current as current_config
 from alertdrill.target.clients import ToxiproxyClient
+from alertdrill.target import lane as lanes
 from alertdrill.target.clients.docker import DockerClient
 from alertdrill.target.preflight import EXCLUSIVE_LOCKS, LOCK_HOLDERS, differing_config_files, locust_processes
 from alertdrill.target.settings import Endpoints
@@ -107,15 +108,16 @@ def leftovers(*, stack_up: bool) -> list[str]:
     project."""
     conf = current_config()
     found = [f"Locust process {p.pid} ({' '.join(p.info['cmdline'][:4])})" for p in locust_processes(conf.state_dir)]
+    lane = lanes.current()  # the project and container names of the lane this run is in
     if not stack_up:
-        found += _project_objects(conf.compose_project)
+        found += _project_objects(lane.project)
         return found
     ends = Endpoints.from_env()
     for name, p in ToxiproxyClient(ends.toxiproxy).proxies().items():
         if p.get("toxics") or not p.get("enabled", True):
             found.append(f"toxiproxy {name}: toxics {[t['name'] for t in p.get('toxics', [])]}, "
                          f"enabled {p.get('enabled')}")
-    docker = DockerClient()
+    docker = DockerClient(container=lane.container)
     try:
         for service in conf.services:
             found += [f"{service}:{path} differs from the image" for path in differing_config_files(docker, service)]

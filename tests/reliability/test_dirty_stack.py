@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 from alertdrill.config import current as current_config
+from alertdrill.target import lane as lanes
 from alertdrill.target.clients import ToxiproxyClient
 from alertdrill.target.clients.docker import DockerClient
 from alertdrill.target.envfile import EnvFile
@@ -35,7 +36,7 @@ IDLE_LOCUSTFILE = textwrap.dedent("""
 def _dirty(tmp_path):
     ends = Endpoints.from_env()
     ToxiproxyClient(ends.toxiproxy).add_toxic("postgres", "left_behind", "latency", {"latency": 300})
-    docker = DockerClient()
+    docker = DockerClient(container=lanes.current().container)  # this run's lane
     try:
         EnvFile("backend", "backend/.env").set(docker, {"DB_POOL_SIZE": "2"})
         # a runaway job's lock, as RunawayQuery takes it, from a session nobody will end

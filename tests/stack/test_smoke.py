@@ -120,12 +120,14 @@ def runbook_read_commands(runbook) -> list[str]:
 
 
 def test_runbook_investigation_commands_answer(stack, drill_settings):
-    """The runbook's psql, redis-cli and curl investigation lines run as written and answer."""
+    """The runbook's psql, redis-cli and curl investigation lines run as written (in the stack's lane: its
+    container names and ports) and answer."""
     commands = runbook_read_commands(drill_settings.runbook)
     assert len(commands) >= 5, f"too few read-only investigation commands found: {commands}"
     failed = []
     for command in commands:
-        proc = subprocess.run(["bash", "-o", "pipefail", "-c", command.replace("docker exec -it ", "docker exec ")],
+        script = stack.follow(command.replace("docker exec -it ", "docker exec "))
+        proc = subprocess.run(["bash", "-o", "pipefail", "-c", script],
                               capture_output=True, text=True, timeout=30)
         if proc.returncode != 0 or not proc.stdout.strip():
             failed.append(f"{command}\n    -> exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[:200]}")
