@@ -9,7 +9,7 @@ PYTEST  := $(VENV)/bin/pytest
 
 help:
 	@echo "make test      every test: rules (no containers), platform, stack smoke, drills"
-	@echo "make drill     every drill against the container stack, with a summary table"
+	@echo "make drill     every drill against the container stack, with a summary table (LANES=2: two stacks)"
 	@echo "make fast      the tiers that need no containers (rules, report, adopt, platform, reliability)"
 	@echo "make reliability   every phase x SIGINT/SIGTERM, two lanes side by side (about 30 min; CI: a subset)"
 	@echo "make flake-rate    every drill 5 times on one stack: passes out of 5 and the spread of its timings"
@@ -42,8 +42,9 @@ flake-rate: images
 lock: setup
 	bash scripts/lock.sh
 
+# LANES=N: N drill lanes in parallel (pytest-xdist; one stack per lane, alertdrill.target.lane)
 drill: images
-	$(VENV)/bin/alertdrill drill
+	$(VENV)/bin/alertdrill drill $(if $(LANES),-n $(LANES))
 
 up: images
 	$(VENV)/bin/alertdrill stack up

@@ -86,8 +86,11 @@ class Drill:
                 self._no_unexpected_alert_since_the_fault()
                 self.steady_state(ending=True)  # every drill ends with the stack steady again
         except BaseException as late:
-            if exc is None or isinstance(late, KeyboardInterrupt):
+            if exc is None:
                 self._record_end(late)
+            elif isinstance(late, KeyboardInterrupt):  # the first cause stays; the interrupt is added
+                self.timeline.outcome = "aborted"
+                self.timeline.error += f"; then {interrupts.describe(late)} while healing (every heal still ran)"
             raise
         finally:
             path = self.timeline.write(self.ctx.artifacts)

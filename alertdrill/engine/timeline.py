@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 SCHEMA_VERSION = 1
@@ -62,6 +62,16 @@ class Timeline:
     actions: list[dict] = field(default_factory=list)
     error: str = ""  # the failure's message, when the drill failed or was aborted
     schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Timeline":
+        """A timeline read back from its JSON (as_dict's extra, derived keys are dropped)."""
+        names = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["events"] = [Event(e["name"], e["at"], e.get("detail", "")) for e in d.get("events", [])]
+        kw["phases"] = [Phase(p["name"], p["started"], p.get("ended"), p.get("outcome", "running"),
+                              p.get("detail", "")) for p in d.get("phases", [])]
+        return cls(**kw)
 
     def mark(self, name: str, detail: str = "", at: float | None = None) -> Event:
         event = Event(name, time.time() if at is None else at, detail)

@@ -5,9 +5,11 @@ config`, which needs no engine)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -210,3 +212,28 @@ def test_every_docker_command_and_port_of_the_runbook_follows_the_lane():
 
 def test_two_port_variables_on_one_port_are_named():
     assert lanes.overlaps({"BACKEND_PORT": 8000, "API_PORT": 8000}) == ["BACKEND_PORT, API_PORT share 8000 in every lane"]
+
+
+def test_parallel_workers_each_drill_in_a_lane_of_their_own_with_their_own_state_dir(tmp_path):
+    """`pytest -n 2`: worker gw0 in the configured lane, gw1 in the next, each with its own state dir
+    (stack.env, drill copy, loads), so two stacks of one checkout never share a file."""
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "lanes"
+    out.mkdir()
+    (tmp_path / "test_where.py").write_text(
+        "import os, pytest\n"
+        "from alertdrill import config\n"
+        "from alertdrill.target.lane import current\n"
+        "@pytest.mark.parametrize('i', range(4))\n"
+        "def test_where(i):\n"
+        f"    p = {str(out)!r} + '/' + os.environ['PYTEST_XDIST_WORKER']\n"
+        "    open(p, 'w').write(f'{current().number} {config.current().state_dir}')\n")
+    env = {k: v for k, v in os.environ.items() if k != lanes.ENV_VAR}
+    proc = subprocess.run([sys.executable, "-m", "pytest", str(tmp_path / "test_where.py"), "-n", "2", "-q",
+                           "-p", "no:cacheprovider", f"--rootdir={tmp_path}", "-o", "testpaths=",
+                           f"--alertdrill-config={root / 'pyproject.toml'}"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    seen = {p.name: p.read_text().split() for p in out.iterdir()}
+    assert seen["gw0"][0] == "0" and seen["gw1"][0] == "1", seen
+    assert seen["gw0"][1].endswith("lane0") and seen["gw1"][1].endswith("lane1"), seen
