@@ -17,7 +17,7 @@ from tests.reliability.drillproc import ROOT
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--all-phases", action="store_true", default=False,
                      help="reliability tier: interrupt the drill in every phase with SIGINT and SIGTERM "
-                          "(about 25 minutes), not only the CI subset")
+                          "(about 30 minutes), not only the CI subset")
     parser.addoption("--restart-daemon", action="store_true", default=False,
                      help="reliability tier: also restart the Docker daemon in the middle of a drill (stops "
                           "every container on this machine for a moment: on demand only)")
