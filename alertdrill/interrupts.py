@@ -48,14 +48,17 @@ def _raise(signum: int, frame) -> None:
 
 
 def install(announce: Callable[[str], None] | None = None) -> None:
-    """SIGTERM and SIGHUP raise Interrupted from now on (main thread only; idempotent)."""
+    """SIGTERM and SIGHUP raise Interrupted from now on (main thread only; idempotent), unless the
+    process was started with the signal ignored."""
     if threading.current_thread() is not threading.main_thread():
         return
     if announce is not None:
         _announce[0] = announce
     for sig in SIGNALS:
-        if sig not in _previous:
-            _previous[sig] = signal.getsignal(sig)
+        current = signal.getsignal(sig)
+        if current is signal.SIG_IGN or sig in _previous:
+            continue  # ignored on purpose (nohup, a background job) stays ignored
+        _previous[sig] = current
         signal.signal(sig, _raise)
 
 

@@ -65,7 +65,8 @@ def run_drill(artifacts: Path, *, reuse: bool, signals: tuple[int, ...] = (), tr
     artifacts.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         # its own session: the signal reaches pytest only, as a CI runner's would
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=_foreground_signals)
         signalled = None
         try:
             if trigger is not None:
@@ -83,6 +84,13 @@ def run_drill(artifacts: Path, *, reuse: bool, signals: tuple[int, ...] = (), tr
     timeline = artifacts / f"{STEM}.json"
     return Outcome(proc.returncode, log.read_text(), json.loads(timeline.read_text()) if timeline.exists() else None,
                    signalled)
+
+
+def _foreground_signals() -> None:
+    """In the child: SIGINT, SIGTERM and SIGHUP as a foreground run has them, even when this suite runs
+    as a background job (which starts with SIGINT ignored, and under nohup SIGHUP too)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _when(trigger: Trigger, events: Path, proc: subprocess.Popen, timeout_s: float) -> str | None:

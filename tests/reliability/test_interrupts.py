@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -31,11 +32,33 @@ def gone(pid: int, within_s: float = 5.0) -> bool:
     return False
 
 
+@contextmanager
+def as_started_with(handlers: dict):
+    """interrupts.install() in a process started with these handlers; the plugin's own installation (this
+    pytest run's) is put back afterwards."""
+    plugin_previous = dict(interrupts._previous)
+    saved = {sig: signal.getsignal(sig) for sig in (*interrupts.SIGNALS, signal.SIGINT)}
+    interrupts._previous.clear()
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+    try:
+        interrupts.install(lambda line: None)
+        yield
+    finally:
+        interrupts.uninstall()
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        interrupts._previous.update(plugin_previous)
+
+
+FOREGROUND = {signal.SIGTERM: signal.SIG_DFL, signal.SIGHUP: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
+
+
 @pytest.fixture
 def installed():
-    interrupts.install(lambda line: None)
-    yield
-    interrupts.uninstall()
+    # As a foreground run starts (a background job or nohup may have started this one with some ignored).
+    with as_started_with(FOREGROUND):
+        yield
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
@@ -50,6 +73,7 @@ def test_a_termination_signal_raises_like_ctrl_c(installed, sig):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupt_during_cleanup_lets_it_finish_then_stops_the_run(installed, sig):
     steps = []
+    before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         with interrupts.shielded():
             steps.append("first heal")
@@ -57,8 +81,8 @@ def test_an_interrupt_during_cleanup_lets_it_finish_then_stops_the_run(installed
             time.sleep(0.2)
             steps.append("second heal")  # still runs
     assert steps == ["first heal", "second heal"]
-    # the shield is gone: handlers are back
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # the shield is gone: the handlers are back
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_an_error_inside_the_shield_is_not_replaced_by_the_interrupt(installed):
@@ -67,6 +91,12 @@ def test_an_error_inside_the_shield_is_not_replaced_by_the_interrupt(installed):
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(0.1)
             raise RuntimeError("heal failed")
+
+
+def test_a_signal_ignored_at_start_stays_ignored():
+    with as_started_with({**FOREGROUND, signal.SIGHUP: signal.SIG_IGN}):
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN  # nohup's promise holds
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # the other one is handled
 
 
 def test_nested_shields_raise_once_at_the_outer_end(installed):
