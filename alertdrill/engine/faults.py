@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from alertdrill.target.envfile import EnvFile
+from alertdrill.target.clients.docker import APIError
 from alertdrill.wait import until
 
 if TYPE_CHECKING:
@@ -175,9 +176,20 @@ def restore_env_file(ctx: "DrillContext", file: EnvFile, original: str | None) -
     """Put `original` back into `file` and restart its service, unless it is already as it was."""
     if original is None:
         return ""
+    # A drill interrupted during the runbook's `docker compose restart` leaves that restart to finish in
+    # the daemon: the file is written once the service is up again, and again if it restarted under the
+    # write (the container's start time moved), never into a container that is going down.
+    wait_healthy(ctx, file.service)
     if file.read(ctx.docker) == original and _running(ctx, file.service):
         return ""
-    file.write(ctx.docker, original)
+    started = ctx.docker.started_at([file.service])[file.service]
+    try:
+        file.write(ctx.docker, original)
+    except (RuntimeError, APIError):
+        if ctx.docker.started_at([file.service])[file.service] == started and _running(ctx, file.service):
+            raise  # not a restart in flight: a real failure to write
+        wait_healthy(ctx, file.service)
+        file.write(ctx.docker, original)
     ctx.stack.restart(file.service)
     wait_healthy(ctx, file.service)
     if file.read(ctx.docker) != original:
