@@ -37,14 +37,19 @@ WHERE l.locktype = 'relation' AND l.granted AND l.mode = ANY(%s) AND a.pid <> pg
 
 def preflight(stack, *, state_dir: Path, alerts_clear_s: float = 180.0, report=print) -> list[str]:
     """Reset what a previous run left behind; return what was reset (empty: the stack was clean)."""
+    services = set(stack.services)  # a platform without Toxiproxy or Postgres has nothing of theirs to reset
     done: list[str] = []
     done += _locust_processes(state_dir)
-    done += _toxics(ToxiproxyClient(stack.endpoints.toxiproxy))
-    done += _locks(stack.endpoints.postgres_dsn)
+    if "toxiproxy" in services:
+        done += _toxics(ToxiproxyClient(stack.endpoints.toxiproxy))
+    if "postgres" in services:
+        done += _locks(stack.endpoints.postgres_dsn)
     done += _config_files(stack)
     for line in done:
         report(f"alertdrill: preflight reset: {line}")
-    _alerts_clear(PrometheusClient(stack.endpoints.prometheus), alerts_clear_s, after_reset=bool(done), report=report)
+    if "prometheus" in services:
+        _alerts_clear(PrometheusClient(stack.endpoints.prometheus), alerts_clear_s, after_reset=bool(done),
+                      report=report)
     return done
 
 
