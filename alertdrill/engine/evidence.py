@@ -32,10 +32,7 @@ def runbook_query(ctx: "DrillContext", alert: str, contains: str) -> str:
     """The PromQL of the runbook's investigation for `alert` whose text contains `contains`, its range
     windows compressed by the drill's factor: the runbook's [5m] written for production would, at x30,
     look back over ten drill-minutes and see the previous drills' faults."""
-    try:
-        section = ctx.runbook.section(alert)
-    except KeyError as exc:
-        raise InvestigationFailed(f"the runbook has no section for {alert}", seen=str(exc)) from None
+    section = _section(ctx, alert)
     queries = [q for b in section.investigation_blocks for q in runbook_queries(b.text)]
     for q in queries:
         if contains in q:
@@ -110,10 +107,7 @@ def runbook_command(ctx: "DrillContext", alert: str, contains: str, timeout: flo
     return what it printed (stdout and stderr). Read-only commands only: the runbook's investigation is
     what an on-call engineer types first. A runbook without that command fails the drill, naming the
     section and the command it lacks."""
-    try:
-        section = ctx.runbook.section(alert)
-    except KeyError as exc:
-        raise InvestigationFailed(f"the runbook has no section for {alert}", seen=str(exc)) from None
+    section = _section(ctx, alert)
     commands = [c for b in section.investigation_blocks if b.is_shell for c in b.commands()]
     found = next((c for c in commands if contains in c), None)
     if found is None:
@@ -123,8 +117,7 @@ def runbook_command(ctx: "DrillContext", alert: str, contains: str, timeout: flo
     # As an engineer at a terminal would run it, minus the TTY a script does not have.
     script = ctx.stack.follow(found.replace("docker exec -it ", "docker exec "))
     try:
-        proc = proc_run(["bash", "-o", "pipefail", "-c", script], cwd=PROJECT_ROOT, timeout=timeout,
-                        env={**os.environ, **ctx.stack.overrides})
+        proc = _bash(ctx, script, timeout)
     except subprocess.TimeoutExpired:
         raise InvestigationFailed(f"the runbook's command ran past {timeout:.0f}s and was stopped with its "
                                   "process group", seen=script) from None
@@ -136,10 +129,7 @@ def runbook_sql(ctx: "DrillContext", alert: str, contains: str, timeout: float =
     `contains`, in the shell the block's first comment names (`-- docker exec -it postgres psql ...`),
     and return what psql printed. A block without that statement or without its shell fails the drill,
     naming the section."""
-    try:
-        section = ctx.runbook.section(alert)
-    except KeyError as exc:
-        raise InvestigationFailed(f"the runbook has no section for {alert}", seen=str(exc)) from None
+    section = _section(ctx, alert)
     hint = f"see the {alert} section (#{section.anchor}) of {ctx.runbook.path}"
     for block in (b for b in section.investigation_blocks if b.lang.lower() in ("sql", "psql")):
         lines = block.text.splitlines()
@@ -154,8 +144,7 @@ def runbook_sql(ctx: "DrillContext", alert: str, contains: str, timeout: float =
         # As typed at a terminal, with stdin in place of the TTY a script does not have.
         script = ctx.stack.follow(shell.replace("docker exec -it ", "docker exec -i "))
         try:
-            proc = proc_run(["bash", "-o", "pipefail", "-c", script], cwd=PROJECT_ROOT, timeout=timeout,
-                            env={**os.environ, **ctx.stack.overrides}, input=statement + "\n")
+            proc = _bash(ctx, script, timeout, input=statement + "\n")
         except subprocess.TimeoutExpired:
             raise InvestigationFailed(f"the runbook's SQL ran past {timeout:.0f}s and was stopped",
                                       seen=f"{script} <<< {statement}") from None
@@ -165,3 +154,17 @@ def runbook_sql(ctx: "DrillContext", alert: str, contains: str, timeout: float =
         return proc.stdout
     raise InvestigationFailed(f"the runbook's {alert} investigation has no SQL statement with {contains!r}",
                               expected="a ```sql block under **Investigation** with that statement", hint=hint)
+
+
+def _section(ctx: "DrillContext", alert: str):
+    try:
+        return ctx.runbook.section(alert)
+    except KeyError as exc:
+        raise InvestigationFailed(f"the runbook has no section for {alert}", seen=str(exc)) from None
+
+
+def _bash(ctx: "DrillContext", script: str, timeout: float, input: str | None = None):
+    """A runbook investigation script, run as an engineer would from the project root with the stack's
+    compose variables; raises subprocess.TimeoutExpired after stopping its process group."""
+    return proc_run(["bash", "-o", "pipefail", "-c", script], cwd=PROJECT_ROOT, timeout=timeout, input=input,
+                    env={**os.environ, **ctx.stack.overrides})

@@ -11,7 +11,7 @@ import pytest
 
 from alertdrill.target import lane as lanes
 
-from tests.reliability.drillproc import ROOT
+from tests.reliability.drillproc import ROOT, project_names
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -27,10 +27,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def project_containers() -> list[str]:
-    label = f"label=com.docker.compose.project={lanes.current().project}"
-    out = subprocess.run(["docker", "ps", "-a", "--filter", label, "--format", "{{.Names}}"], capture_output=True,
-                         text=True, timeout=30, check=True)
-    return out.stdout.split()
+    return project_names(lanes.current().project)
 
 
 @pytest.fixture

@@ -137,14 +137,16 @@ def leftovers(*, stack_up: bool) -> list[str]:
     return found
 
 
-def _project_objects(project: str) -> list[str]:
+def project_names(project: str, kind: str = "container") -> list[str]:
+    """Names of the project's containers or volumes (compose labels them with the project)."""
     label = f"label=com.docker.compose.project={project}"
-    found = []
-    for what, cmd in (("container", ["docker", "ps", "-a", "--filter", label, "--format", "{{.Names}}"]),
-                      ("volume", ["docker", "volume", "ls", "--filter", label, "--format", "{{.Name}}"])):
-        names = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=True).stdout.split()
-        found += [f"{what} {n} of project {project}" for n in names]
-    return found
+    cmd = (["docker", "ps", "-a", "--filter", label, "--format", "{{.Names}}"] if kind == "container"
+           else ["docker", "volume", "ls", "--filter", label, "--format", "{{.Name}}"])
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=True).stdout.split()
 
 
-__all__ = ["PHASES", "Trigger", "Outcome", "run_drill", "leftovers"]
+def _project_objects(project: str) -> list[str]:
+    return [f"{kind} {n} of project {project}" for kind in ("container", "volume") for n in project_names(project, kind)]
+
+
+__all__ = ["PHASES", "Trigger", "Outcome", "run_drill", "leftovers", "project_names"]
