@@ -3,13 +3,17 @@
 VENV    := .venv
 COMPOSE := docker compose -f docker-compose.test.yml
 PYTEST  := $(VENV)/bin/pytest
+# Drill lanes run in parallel (pytest-xdist, one stack per lane: alertdrill.target.lane). Two on this
+# 2-core machine; a runner with more cores can take more (README, "How long it takes"). LANES=1: one stack.
+LANES   ?= 2
+XDIST   := $(if $(filter-out 0 1,$(LANES)),-n $(LANES))
 
 .PHONY: setup images test fast drill reliability flake-rate lock up status down bench-stack clean
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make test      every test: rules (no containers), platform, stack smoke, drills"
-	@echo "make drill     every drill against the container stack, with a summary table (LANES=2: two stacks)"
+	@echo "make test      every test: rules (no containers), platform, stack smoke, drills (LANES=2 stacks at once)"
+	@echo "make drill     every drill against the container stack, with a summary table (LANES=2 stacks at once)"
 	@echo "make fast      the tiers that need no containers (rules, report, adopt, platform, reliability)"
 	@echo "make reliability   every phase x SIGINT/SIGTERM, two lanes side by side (about 30 min; CI: a subset)"
 	@echo "make flake-rate    every drill 5 times on one stack: passes out of 5 and the spread of its timings"
@@ -27,7 +31,7 @@ images: setup
 	$(COMPOSE) build
 
 test: images
-	$(PYTEST)
+	$(PYTEST) $(XDIST)
 
 fast: $(VENV)/.installed
 	$(PYTEST) tests/rules tests/report tests/adopt tests/platform tests/reliability -m "not drill and not stack"
@@ -42,9 +46,8 @@ flake-rate: images
 lock: setup
 	bash scripts/lock.sh
 
-# LANES=N: N drill lanes in parallel (pytest-xdist; one stack per lane, alertdrill.target.lane)
 drill: images
-	$(VENV)/bin/alertdrill drill $(if $(LANES),-n $(LANES))
+	$(VENV)/bin/alertdrill drill $(XDIST)
 
 up: images
 	$(VENV)/bin/alertdrill stack up

@@ -26,7 +26,7 @@ from __future__ import annotations
 import glob
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,9 @@ from alertdrill.target import lane as lanes
 from alertdrill.target.settings import PORT_DEFAULTS, SERVICE_PORTS
 
 ENV_VAR = "ALERTDRILL_CONFIG"
+# A parallel drill lane's worker sets it, so the processes it starts in its checkout (a drill run as CI
+# runs it, the CLI) keep the worker's state dir (stack.env, drill copy, loads) rather than the checkout's.
+STATE_DIR_VAR = "ALERTDRILL_STATE_DIR"
 TABLE = "tool.alertdrill"
 
 # key: (kind, default, must exist, what it is). kind: "path" | "paths" (globs) | "str" | "strs" | "table" | "lane"
@@ -124,7 +127,10 @@ def load(path: str | Path | None = None, *, start: Path | None = None) -> Config
         source = find(start)
         table = _read(source)["tool"]["alertdrill"] if source else {}
     root = source.parent if source else (start or Path.cwd()).resolve()
-    return from_table(table, root, source)
+    conf = from_table(table, root, source)
+    # Only inside the checkout that set it: a second platform's configuration keeps its own state dir.
+    state_dir = Path(os.environ.get(STATE_DIR_VAR) or conf.state_dir).resolve()
+    return replace(conf, state_dir=state_dir) if state_dir.is_relative_to(root) else conf
 
 
 def from_table(table: dict, root: Path, source: Path | None = None) -> Config:

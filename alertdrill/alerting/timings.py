@@ -9,7 +9,7 @@ A new timing rule goes here, as a method of `Timings` that says in its docstring
     t = Timings.from_files(30)
     t.window_s("HighAPILatency")        # 10.0 (5m / 30)
     t.scale_expr("rate(x[5m])")         # "rate(x[10s])"
-    t.fire_floor_s("RedisDisconnected") # scrape + evaluation + for + group_wait, in drill seconds
+    t.fire_floor_s("RedisDisconnected") # window + scrape + evaluation + for + group_wait, in drill seconds
 """
 from __future__ import annotations
 
@@ -129,9 +129,16 @@ class Timings:
     def resend_delay_ms(self) -> int:
         return max(self.drill_ms(PRODUCTION_RESEND_DELAY_MS), self.evaluation_ms)
 
-    def fire_floor_s(self, alert: str) -> float:
-        """Earliest notification after a fault: scrape + evaluation + `for` + group_wait."""
+    def pipeline_floor_s(self, alert: str) -> float:
+        """Earliest notification once the rule's condition holds: scrape + evaluation + `for` + group_wait."""
         return self.scrape_s + self.evaluation_s + self.for_s(alert) + self.group_wait_s
+
+    def fire_floor_s(self, alert: str) -> float:
+        """Notification after a fault that moves the signal at once: the rule's window filling with the
+        fault's samples (a rate or a quantile over [5m] shows it in full only once the window holds
+        nothing older), then the pipeline: window + scrape + evaluation + `for` + group_wait. A fault far
+        past the threshold crosses it before the window is full, so a drill can beat this floor."""
+        return self.window_s(alert) + self.pipeline_floor_s(alert)
 
     @property
     def resolve_floor_s(self) -> float:
@@ -141,7 +148,7 @@ class Timings:
     def fire_deadline_s(self, alert: str) -> float:
         """How long a drill waits for the alert to fire and reach its receivers: three floors (a late
         scrape, an evaluation straddling the threshold) plus the window filling up, plus 20 s."""
-        return 3 * self.fire_floor_s(alert) + self.window_s(alert) + 20
+        return 3 * self.pipeline_floor_s(alert) + self.window_s(alert) + 20
 
     def resolve_deadline_s(self, alert: str) -> float:
         """How long a drill waits for the alert to resolve and the resolved notices to arrive: three

@@ -39,7 +39,7 @@ class Timeline:
     scenario: str
     alert: str
     factor: float
-    fire_floor: float | None = None  # scrape + evaluation + for + group_wait (drill timings)
+    fire_floor: float | None = None  # window + scrape + evaluation + for + group_wait (drill timings)
     resolve_floor: float | None = None  # scrape + evaluation + group_interval
     deadlines: dict[str, float] = field(default_factory=dict)  # receiver -> s after the condition holds
     side_effects: dict[str, dict] = field(default_factory=dict)  # alert -> {reason, reached: receivers}

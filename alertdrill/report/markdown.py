@@ -22,6 +22,6 @@ def summary_markdown(timelines: list[dict]) -> str:
         first = (t.get("error") or "no message recorded").splitlines()[0]
         lines += ["", f"**{label(t)}** {verdict(t)}: {first}"]
     factors = sorted({f"x{t.get('factor', 0):g}" for t in timelines})
-    lines += ["", f"time compression {', '.join(factors)}; floor: fire = scrape + evaluation + for + group_wait, "
+    lines += ["", f"time compression {', '.join(factors)}; floor: fire = window + scrape + evaluation + for + group_wait, "
                   "resolve = scrape + evaluation + group_interval"]
     return "\n".join(lines) + "\n"

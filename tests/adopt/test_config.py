@@ -26,7 +26,8 @@ def write_platform(root: Path, table: str = "") -> Path:
     return py
 
 
-def test_this_repository_configures_itself_explicitly_with_todays_layout():
+def test_this_repository_configures_itself_explicitly_with_todays_layout(monkeypatch):
+    monkeypatch.delenv(config.STATE_DIR_VAR, raising=False)  # set in a parallel lane's worker
     conf = config.load(start=REPO / "tests" / "rules")
     assert conf.source == REPO / "pyproject.toml"
     assert conf.rules == (REPO / "stack/prometheus/rules/alerts.yml",)
@@ -122,3 +123,12 @@ def test_the_pytest_ini_can_name_the_configuration(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "alertdrill config: " + str((tmp_path / "platform" / "pyproject.toml").resolve()) in proc.stdout
+
+
+def test_a_lane_workers_state_dir_reaches_its_children_in_its_checkout_only(tmp_path, monkeypatch):
+    """A parallel lane's worker sets ALERTDRILL_STATE_DIR for the drills and CLI calls it starts; a second
+    platform's configuration (another checkout) keeps its own state dir."""
+    monkeypatch.setenv(config.STATE_DIR_VAR, str(REPO / ".alertdrill" / "lane1"))
+    assert config.load(start=REPO / "tests").state_dir == REPO / ".alertdrill" / "lane1"
+    write_platform(tmp_path / "theirs", "")
+    assert config.load(start=tmp_path / "theirs").state_dir == (tmp_path / "theirs" / ".alertdrill").resolve()

@@ -228,7 +228,7 @@ def test_parallel_workers_each_drill_in_a_lane_of_their_own_with_their_own_state
         "def test_where(i):\n"
         f"    p = {str(out)!r} + '/' + os.environ['PYTEST_XDIST_WORKER']\n"
         "    open(p, 'w').write(f'{current().number} {config.current().state_dir}')\n")
-    env = {k: v for k, v in os.environ.items() if k != lanes.ENV_VAR}
+    env = {k: v for k, v in os.environ.items() if k not in (lanes.ENV_VAR, config.STATE_DIR_VAR)}
     proc = subprocess.run([sys.executable, "-m", "pytest", str(tmp_path / "test_where.py"), "-n", "2", "-q",
                            "-p", "no:cacheprovider", f"--rootdir={tmp_path}", "-o", "testpaths=",
                            f"--alertdrill-config={root / 'pyproject.toml'}"],

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from alertdrill.target import lane as lanes
 from alertdrill.target.control import StackControl
 from alertdrill.target.stack import Stack
 
 ENGINE = Path(__file__).resolve().parents[2] / "alertdrill" / "engine"
 
 
-def test_the_compose_stack_implements_the_target_interface_with_its_project_name():
+def test_the_compose_stack_implements_the_target_interface_with_its_project_name(monkeypatch):
+    monkeypatch.delenv(lanes.ENV_VAR, raising=False)  # the configured lane (0), whatever lane this test runs in
     stack = Stack({})
     try:
         assert isinstance(stack, StackControl)

@@ -75,7 +75,9 @@ def test_a_second_platform_is_drilled_from_the_installed_wheel(wheel, tmp_path):
     why = _docker_ready()
     if why:
         pytest.skip(why)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "ALERTDRILL_CONFIG")}
+    # a platform of its own: none of this checkout's settings, nor those of the drill lane this test runs in
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "ALERTDRILL_CONFIG",
+                                                             "ALERTDRILL_LANE", "ALERTDRILL_STATE_DIR")}
     venv.EnvBuilder(with_pip=True).create(tmp_path / "venv")
     bin_ = tmp_path / "venv" / "bin"
     run([bin_ / "pip", "install", "-q", wheel], cwd=tmp_path, timeout=900, env=env)

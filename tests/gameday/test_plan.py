@@ -14,27 +14,44 @@ from pathlib import Path
 import pytest
 
 from alertdrill.project import PROJECT_ROOT
+from alertdrill.target import lane as lanes
 
 ALERTDRILL = [sys.executable, "-m", "alertdrill.cli"]
 STACK_LOCK = "/tmp/alertdrill-stack.lock"
 SKIP_DIRS = {".venv", ".git"}
 
 
-def plan(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*ALERTDRILL, "gameday", "--plan", *args], cwd=PROJECT_ROOT, capture_output=True,
+def plan(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([*ALERTDRILL, "gameday", "--plan", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=300, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
 
 
-def files_snapshot() -> dict[str, tuple]:
-    """Every file of the worktree but .venv and .git: tracked ones by content, others by size and mtime."""
-    tracked = set(subprocess.run(["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                                 check=True).stdout.splitlines())
+def tracked_files() -> list[str]:
+    return subprocess.run(["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          check=True).stdout.splitlines()
+
+
+@pytest.fixture
+def checkout(tmp_path) -> Path:
+    """A copy of this checkout's files as they are now. The plan runs there, so that what it writes is
+    told apart from what a drill in another lane of the same run writes into this checkout meanwhile."""
+    copy = tmp_path / "checkout"
+    for rel in tracked_files():
+        if (PROJECT_ROOT / rel).is_file():
+            (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PROJECT_ROOT / rel, copy / rel)
+    return copy
+
+
+def files_snapshot(where: Path) -> dict[str, tuple]:
+    """Every file of the checkout but .venv and .git: tracked ones by content, others by size and mtime."""
+    tracked = set(tracked_files())
     snap = {}
-    for root, dirs, files in os.walk(PROJECT_ROOT):
+    for root, dirs, files in os.walk(where):
         dirs[:] = [d for d in dirs if d not in SKIP_DIRS]
         for f in files:
             path = Path(root, f)
-            rel = str(path.relative_to(PROJECT_ROOT))
+            rel = str(path.relative_to(where))
             st = path.lstat()
             snap[rel] = (hashlib.sha256(path.read_bytes()).hexdigest(),) if rel in tracked else (st.st_size, st.st_mtime_ns)
     return snap
@@ -56,22 +73,29 @@ def lock_held_by_an_ancestor() -> bool:
 
 
 def containers() -> str:
-    return subprocess.run(["docker", "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}} {{.CreatedAt}}"],
-                          capture_output=True, text=True, check=True, timeout=30).stdout
+    """Every container on the machine but those of the other drill lanes of this run (`make test` drills
+    in two lanes at once: theirs come and go meanwhile)."""
+    mine = lanes.current()
+    out = subprocess.run(["docker", "ps", "-a", "--no-trunc", "--format",
+                          '{{.ID}} {{.Names}} {{.State}} {{.CreatedAt}} {{.Label "com.docker.compose.project"}}'],
+                         capture_output=True, text=True, check=True, timeout=30).stdout
+    other_lanes = {lanes.Lane(n, mine.base_project).project for n in lanes.LANES} - {mine.project}
+    return "\n".join(line for line in out.splitlines() if line.rsplit(" ", 1)[-1] not in other_lanes)
 
 
-def scenario_ids() -> list[str]:
+def scenario_ids(cwd: Path) -> list[str]:
     out = subprocess.run([sys.executable, "-m", "pytest", "scenarios", "--collect-only", "-q", "-p", "no:cacheprovider"],
-                         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+                         cwd=cwd, capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}).stdout
     return [line.split("::", 1)[1] for line in out.splitlines() if "::" in line]
 
 
-def test_the_plan_covers_every_drill_and_writes_no_file():
-    ids = scenario_ids()
-    before = files_snapshot()
-    result = plan()
-    after = files_snapshot()
+def test_the_plan_covers_every_drill_and_writes_no_file(checkout):
+    ids = scenario_ids(checkout)
+    assert ids, "no drill collected in the copy of the checkout"
+    before = files_snapshot(checkout)
+    result = plan(cwd=checkout)
+    after = files_snapshot(checkout)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     planned = [line.split()[1].rstrip(":") for line in result.stdout.splitlines() if line.lstrip(".").startswith("plan ")]
     assert sorted(planned) == sorted(ids), f"planned {planned}, the scenarios are {ids}"

@@ -28,7 +28,9 @@ def test_windows_and_floors_follow_the_factor(factor, window):
     assert t.for_s("HighAPILatency") == 300 / factor
     assert t.fire_floor_s("RedisDisconnected") == t.scrape_s + t.evaluation_s + 60 / factor + 30 / factor
     assert t.resolve_floor_s == t.scrape_s + t.evaluation_s + 300 / factor
-    assert t.fire_deadline_s("HighAPILatency") == 3 * t.fire_floor_s("HighAPILatency") + window + 20
+    # the fire floor counts the rule's window filling; the deadline counts it once, not three times
+    assert t.fire_floor_s("HighAPILatency") == window + t.scrape_s + t.evaluation_s + 300 / factor + 30 / factor
+    assert t.fire_deadline_s("HighAPILatency") == 3 * t.pipeline_floor_s("HighAPILatency") + window + 20
 
 
 def test_unknown_alert_is_named():

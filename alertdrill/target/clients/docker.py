@@ -32,8 +32,13 @@ class DockerClient:
 
     def states(self, names) -> dict[str, str]:
         """The state of each named container, from one listing."""
-        found = {c.name: _describe(c.attrs["State"]) for c in self._client.containers.list(all=True)}
+        found = {c.name: _describe(c.attrs["State"]) for c in self._every_container()}
         return {n: found.get(self._name(n), "missing") for n in names}
+
+    def _every_container(self) -> list:
+        """Every container on the machine. The SDK lists, then inspects each: one removed in between (another
+        lane's container, a preflight probe) is skipped rather than failing the listing with a 404."""
+        return self._client.containers.list(all=True, ignore_removed=True)
 
     def running(self, name: str) -> bool:
         """Running and, if it has a health check, healthy."""
@@ -58,7 +63,7 @@ class DockerClient:
 
     def started_at(self, names) -> dict[str, float | None]:
         """When each named container last started (epoch seconds); None if it is not running."""
-        found = {c.name: c.attrs["State"] for c in self._client.containers.list(all=True)}
+        found = {c.name: c.attrs["State"] for c in self._every_container()}
         mine = {n: found.get(self._name(n)) for n in names}
         return {n: _epoch(st["StartedAt"]) if st and st.get("Running") else None for n, st in mine.items()}
 
