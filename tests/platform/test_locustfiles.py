@@ -125,6 +125,20 @@ def test_reviewers(tmp_path, backend, client, pg_conn, h):
     assert all(d == (1 if float(q) >= 0.5 else 0) for q, d in rows), rows
 
 
+def test_reviewers_skip_stale_signals_with_a_max_age(tmp_path, backend, client, pg_conn, h):
+    stale = [h.new_signal(client, quality=0.9) for _ in range(4)]
+    ids = [s["id"] for s in stale]
+    pg_conn.execute("UPDATE signals SET created_at = now() - interval '1 hour' WHERE id = ANY(%s)", (ids,))
+    fresh = [h.new_signal(client, quality=0.9) for _ in range(4)]
+    fresh_ids = [s["id"] for s in fresh]
+    ld = load(tmp_path, "reviewers.py", backend.url, users=2,
+              env={"REVIEW_WAIT": "0.3", "REVIEW_BATCH": "5", "REVIEW_MAX_AGE": "600"})
+    no_failures(run_for(ld, 3), ld)
+    decided = {r[0] for r in pg_conn.execute("SELECT signal_id FROM approvals WHERE signal_id = ANY(%s)",
+                                             (ids + fresh_ids,)).fetchall()}
+    assert decided == set(fresh_ids), f"decided {sorted(decided)}: fresh {fresh_ids}, an hour old {ids}"
+
+
 def _register(client: httpx.Client, auth: dict) -> tuple[str, str]:
     r = client.post("/api/v1/devices", headers=auth)
     assert r.status_code == 201, r.text
