@@ -81,6 +81,14 @@ def _drill_cmd(args: argparse.Namespace) -> int:
     return pytest.main([str(conf.scenarios), *extra, *args.pytest_args])
 
 
+def _subcommand_at(argv: list[str]) -> int | None:
+    """Where the subcommand is, after the global options (`--config PYPROJECT`)."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 1 if "=" in argv[i] or argv[i] in ("-h", "--help") else 2
+    return i if i < len(argv) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     # Long on purpose: every subcommand and its options in one place, as `alertdrill --help` lists them.
     from alertdrill import gameday
@@ -138,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     extra: list[str] = []
     if argv[:1] == ["gameday"]:
         argv, extra = gameday.split_pytest_args(argv)
+    at = _subcommand_at(argv)
+    if at is not None and argv[at] == "drill":  # everything after it is pytest's, options too (-n 2, -k X)
+        argv, rest = argv[:at + 1], argv[at + 1:]
+        extra = rest[1:] if rest[:1] == ["--"] else rest
     args = parser.parse_args(argv)
     if extra:
         args.pytest_args = extra

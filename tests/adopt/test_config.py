@@ -132,3 +132,17 @@ def test_a_lane_workers_state_dir_reaches_its_children_in_its_checkout_only(tmp_
     assert config.load(start=REPO / "tests").state_dir == REPO / ".alertdrill" / "lane1"
     write_platform(tmp_path / "theirs", "")
     assert config.load(start=tmp_path / "theirs").state_dir == (tmp_path / "theirs" / ".alertdrill").resolve()
+
+
+@pytest.mark.parametrize("argv", [["drill", "-n", "2", "-k", "Redis"], ["drill", "--", "-n", "2", "-k", "Redis"],
+                                  ["--config", str(REPO / "pyproject.toml"), "drill", "-n", "2", "-k", "Redis"]])
+def test_alertdrill_drill_hands_every_argument_after_it_to_pytest(argv, monkeypatch):
+    """`make drill` runs `alertdrill drill -n 2`: options after `drill` are pytest's, not the command's."""
+    import pytest as pytest_module
+
+    from alertdrill import cli
+
+    seen = []
+    monkeypatch.setattr(pytest_module, "main", lambda args: seen.append(args) or 0)
+    assert cli.main(argv) == 0
+    assert seen and seen[0][-4:] == ["-n", "2", "-k", "Redis"], seen
