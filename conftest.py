@@ -8,7 +8,10 @@ A scheduler of our own rather than `--dist loadgroup`: pytest-xdist 3.8 marks a 
 `item._nodeid`, which pytest 9 no longer reads, so its groups are silently ignored."""
 from __future__ import annotations
 
-WITHOUT_SESSION_STACK = ("tests/rules/", "tests/report/", "tests/adopt/", "tests/platform/", "tests/reliability/")
+from alertdrill.fixtures.plugin import TIERS
+
+# The tiers the testpaths order puts before the stack smoke tests: those that need no session stack.
+WITHOUT_SESSION_STACK = tuple(f"{t}/" for t in TIERS[:TIERS.index("tests/stack")])
 
 
 def pytest_xdist_make_scheduler(config, log):
