@@ -445,30 +445,44 @@ class Drill:
         timeout = self.ctx.resolve_deadline_s(name)
         remediated = self.timeline.first("remediated")
         since = remediated.at if remediated else time.time()
-        seen: dict = {"states": [], "got": set()}
+        # Inactive counts as resolved only on data: not while a target restarted by the remediation has
+        # yet to be scraped for the rule's whole window (or two scrapes, for a rule without a window).
+        window = max(self.ctx.timings.window_s(name), 2 * self.ctx.timings.scrape_s)
+        seen: dict = {"states": [], "gaps": [], "got": set()}
 
         def resolved() -> bool:
             self._sample()
             self._note_mitigated()
             seen["states"] = self.obs.alert_states()
-            if not seen["states"] and not self.timeline.first("resolved"):
+            seen["gaps"] = [] if seen["states"] else self.obs.scrape_gaps(window)
+            inactive = not seen["states"] and not seen["gaps"]
+            if inactive and not self.timeline.first("resolved"):
                 self.mark("resolved")
             seen["got"] = set(self._notified("resolved", since))
-            return not seen["states"] and seen["got"] >= self.expect.receivers
+            return inactive and seen["got"] >= self.expect.receivers
 
         def fail() -> None:
-            states, got = seen["states"], seen["got"]
+            states, gaps, got = seen["states"], seen["gaps"], seen["got"]
+            if states:
+                what = "kept firing"
+            elif gaps:
+                what = (f"was inactive only on missing data ({', '.join(gaps)} down within its {window:g}s "
+                        "window)")
+            else:
+                what = f"resolved but the resolved notice did not reach {sorted(self.expect.receivers - got)}"
             raise AlertNotResolved(
-                f"{name} " + ("kept firing" if states else
-                              f"resolved but the resolved notice did not reach {sorted(self.expect.receivers - got)}")
-                + f" {timeout:.0f}s after the remediation",
-                expected="the alert inactive and a resolved notice at every receiver",
+                f"{name} {what} {timeout:.0f}s after the remediation",
+                expected="the alert inactive with every target scraped through its window, and a resolved "
+                         "notice at every receiver",
                 seen=self.obs.situation(),
                 hint="the remediation did not remove the cause" if states else
+                     "a target the remediation restarted did not come back" if gaps else
                      "check send_resolved on the receivers in the Alertmanager config")
 
         def status() -> str:
             state = seen["states"][0].state if seen["states"] else "inactive"
+            if seen["gaps"]:
+                state += f" (no data: {', '.join(seen['gaps'])} down within the {window:g}s window)"
             return (f"{name} {state}; {self.obs.watched()}; resolved notices: "
                     f"{', '.join(sorted(seen['got'])) or 'none'}")
 

@@ -45,6 +45,16 @@ class Observer:
         return [a for a in self.ctx.prometheus.alerts()
                 if a.name == self.expect.alertname and self.expect.instance(a.labels)]
 
+    def scrape_gaps(self, window_s: float) -> list[str]:
+        """Scrape targets, up at some point in this drill, that were down within the last `window_s`.
+        While a target is away its series go stale and a rule's window empties, so the alert goes
+        inactive on no data; at drill speed a restart inside the remediation (seconds under load) can
+        outlast a 10 s window, which a 5 m production window never empties for."""
+        since_ms = max(int((time.time() - self.started) * 1000), 1000)
+        expr = (f"min_over_time(up[{max(int(window_s * 1000), 1000)}ms]) == 0 "
+                f"and on(job, instance) max_over_time(up[{since_ms}ms]) == 1")
+        return sorted({s.labels.get("job", s.labels.get("instance", "?")) for s in self.ctx.prometheus.query(expr)})
+
     def watched_value(self) -> float | None:
         return self.ctx.prometheus.value(self.watch) if self.watch else None
 
