@@ -5,6 +5,7 @@ import time
 
 import httpx
 
+from alertdrill.engine.observe import since_range
 from alertdrill.errors import require
 from alertdrill.load.locust import LocustLoad
 
@@ -29,8 +30,7 @@ def ps_row(ctx, ps: str, service: str) -> str:
 
 def never_fired(ctx, alertname: str, since: float) -> str:
     """ALERTS history: `alertname` was never pending or firing since `since`."""
-    seconds = max(1, int(time.time() - since) + 1)
-    expr = f'max_over_time(ALERTS{{alertname="{alertname}"}}[{seconds}s])'
+    expr = f'max_over_time(ALERTS{{alertname="{alertname}"}}[{since_range(since)}])'
     samples = ctx.prometheus.query(expr)
     require(not samples, f"{alertname} was active during the drill", expected=f"{alertname} never pending or firing",
             seen=", ".join(f"{s.labels.get('alertstate')} {s.labels}" for s in samples))

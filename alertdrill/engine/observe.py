@@ -21,6 +21,11 @@ from alertdrill.target.settings import SERVICES
 MONITORING_ERRORS = (PrometheusError, httpx.HTTPError)
 
 
+def since_range(since: float) -> str:
+    """A PromQL range reaching back to `since` (whole seconds, rounded up): `max_over_time(x[...])`."""
+    return f"{max(1, int(time.time() - since) + 1)}s"
+
+
 class Observer:
     def __init__(self, ctx: DrillContext, expect: AlertExpectation, started: float) -> None:
         self.ctx, self.expect, self.started = ctx, expect, started
@@ -50,9 +55,8 @@ class Observer:
         While a target is away its series go stale and a rule's window empties, so the alert goes
         inactive on no data; at drill speed a restart inside the remediation (seconds under load) can
         outlast a 10 s window, which a 5 m production window never empties for."""
-        since_ms = max(int((time.time() - self.started) * 1000), 1000)
         expr = (f"min_over_time(up[{max(int(window_s * 1000), 1000)}ms]) == 0 "
-                f"and on(job, instance) max_over_time(up[{since_ms}ms]) == 1")
+                f"and on(job, instance) max_over_time(up[{since_range(self.started)}]) == 1")
         return sorted({s.labels.get("job", s.labels.get("instance", "?")) for s in self.ctx.prometheus.query(expr)})
 
     def watched_value(self) -> float | None:
@@ -82,9 +86,8 @@ class Observer:
     def fired_since(self, since: float) -> dict[str, set[str]]:
         """Every alert that was firing at some evaluation since `since` (Prometheus' ALERTS history),
         name -> severities: what happened between two looks of the drill is not missed."""
-        seconds = max(1, int(time.time() - since) + 1)
         found: dict[str, set[str]] = {}
-        for s in self.ctx.prometheus.query(f'max_over_time(ALERTS{{alertstate="firing"}}[{seconds}s])'):
+        for s in self.ctx.prometheus.query(f'max_over_time(ALERTS{{alertstate="firing"}}[{since_range(since)}])'):
             found.setdefault(s.labels.get("alertname", ""), set()).add(s.labels.get("severity", ""))
         return found
 
