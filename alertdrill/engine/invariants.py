@@ -92,10 +92,17 @@ def acks_exactly_once(log: TrafficLog, device_id: str, dsn: str) -> str:
     return seen
 
 
-def inhibited_never_notified(ctx, source: str, labels: dict[str, str], since: float,
-                             until: float | None = None) -> str:
-    """No alert that `source` inhibits (per the runbook) reached any receiver for the same labels between
-    `since` and `until` (while `source` fired)."""
+def inhibited_never_notified(ctx, source: str, labels: dict[str, str], since: float) -> str:
+    """No alert that `source` inhibits (per the runbook) reached any receiver for the same labels while
+    `source` fired in Alertmanager: from `since` to the end its first resolved notice carries (or to now).
+
+    The end is the alert's own endsAt, when Prometheus saw it resolve, not when the drill next looked: a
+    drill busy with a check when the critical alert resolves may see it seconds later, and the twin may
+    rightly notify in between."""
+    mine = [n for n in ctx.sink.notifications(alertname=source, status="resolved", since=since)
+            if all(n.labels.get(k) == v for k, v in labels.items()) and n.ends_at is not None]
+    until = min((n.ends_at for n in mine), default=None)
+    fired = f"while {source} fired" + (f" (until its endsAt {until:.1f})" if until is not None else "")
     shown = []
     for inh in ctx.promises.alert(source).inhibits:
         want = {k: labels[k] for k in inh.equal}
@@ -103,9 +110,9 @@ def inhibited_never_notified(ctx, source: str, labels: dict[str, str], since: fl
                  if all(n.labels.get(k) == v for k, v in want.items()) and (until is None or n.received_at < until)]
         if notes:
             raise InvariantViolated(f"{inh.target} reached a receiver although {source} should inhibit it",
-                                    expected=f"no {inh.target} {want} notification while {source} fired",
+                                    expected=f"no {inh.target} {want} notification {fired}",
                                     seen="; ".join(n.describe() for n in notes),
                                     hint=f"check the inhibit_rules (source {source}, target {inh.target}, "
                                          f"equal {list(inh.equal)})")
-        shown.append(f"no {inh.target}{want} notification")
+        shown.append(f"no {inh.target}{want} notification {fired}")
     return "; ".join(shown) or f"{source} inhibits nothing"

@@ -92,3 +92,39 @@ def test_notice_problems_name_what_people_would_miss():
                                            "RedisDisconnected", rb)[0]
     assert "not at RedisDisconnected's section" in notice_problems(
         [note(summary="s", description="d", runbook_url=url + "highapilatency")], "RedisDisconnected", rb)[0]
+
+
+def test_inhibition_window_ends_at_the_sources_own_endsAt():
+    """The twin may notify once the critical alert ended in Alertmanager (its endsAt), even before the
+    drill next looks; before that end, or with no end at all, its notice is a broken inhibition."""
+    from types import SimpleNamespace
+
+    from alertdrill.engine.invariants import inhibited_never_notified
+    from alertdrill.errors import InvariantViolated
+    from alertdrill.runbook.parse import parse_runbook
+    from alertdrill.runbook.promises import parse_promises
+    from alertdrill.target.clients.sink import Notification
+
+    route = {"route": "/market/{instrument}"}
+
+    class Sink:
+        def __init__(self, *notes):
+            self.notes = notes
+
+        def notifications(self, *, alertname, status, since):
+            return [n for n in self.notes if n.alertname == alertname and n.status == status
+                    and n.received_at >= since]
+
+    def check(*notes):
+        ctx = SimpleNamespace(sink=Sink(*notes), promises=parse_promises(parse_runbook()))
+        return inhibited_never_notified(ctx, "CriticalAPILatency", route, since=100.0)
+
+    ended = Notification("pagerduty", "resolved", "CriticalAPILatency", route, 140.0, ends_at=130.0)
+    twin_after = Notification("slack-oncall-alerts", "firing", "HighAPILatency", route, 131.0)
+    twin_before = Notification("slack-oncall-alerts", "firing", "HighAPILatency", route, 129.0)
+    other_route = Notification("slack-oncall-alerts", "firing", "HighAPILatency", {"route": "/signals"}, 120.0)
+    assert "until its endsAt 130.0" in check(ended, twin_after, other_route)
+    with pytest.raises(InvariantViolated, match="HighAPILatency reached a receiver"):
+        check(ended, twin_before)
+    with pytest.raises(InvariantViolated, match="HighAPILatency reached a receiver"):
+        check(twin_after)  # the critical alert never ended: every notice of the twin counts

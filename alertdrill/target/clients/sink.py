@@ -1,7 +1,10 @@
 """The alert sink: which notifications each receiver got."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import datetime
+
 
 from alertdrill.target.clients.http import HttpApi
 
@@ -14,6 +17,9 @@ class Notification:
     labels: dict
     received_at: float
     annotations: dict = field(default_factory=dict)
+    # The alert's endsAt: for a resolved notice, when Prometheus saw it end (Alertmanager stops treating
+    # it as active, e.g. as an inhibition source, from then on); None while it fires.
+    ends_at: float | None = None
 
     def describe(self) -> str:
         return f"{self.receiver}: {self.alertname} {self.status} at {self.received_at:.1f}"
@@ -35,9 +41,18 @@ class SinkClient(HttpApi):
                 labels=n.get("labels", {}),
                 annotations=n.get("annotations") or {},
                 received_at=float(n["received_at_unix"] if "received_at_unix" in n else n["received_at"]),
+                ends_at=_unix(n.get("endsAt")),
             )
             for n in resp.json()["notifications"]
         ]
 
     def clear(self) -> None:
         self._http.delete("/notifications").raise_for_status()
+
+
+def _unix(stamp: str | None) -> float | None:
+    """An Alertmanager RFC 3339 time (nanoseconds, Z) as a unix time; None for Go's zero time or none."""
+    if not stamp or stamp.startswith("0001-"):
+        return None
+    # datetime takes at most microseconds
+    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", stamp).replace("Z", "+00:00")).timestamp()
