@@ -193,10 +193,10 @@ class Drill:
 
     # -- before the fault ------------------------------------------------------------------------------
     def steady_state(self, timeout: float | None = None, *, ending: bool = False) -> None:
-        """All services healthy, the backend ready, and no alert pending or firing anywhere, for the
-        timing model's hold period in a row. `ending`: the drill's last check, where its own named side
-        effects may still be pending while their windows drain (minutes at production timings); firing
-        they still count."""
+        """All services healthy, the backend ready, the signal generator caught up, and no alert pending
+        or firing anywhere, for the timing model's hold period in a row. `ending`: the drill's last check,
+        where its own named side effects may still be pending while their windows drain (minutes at
+        production timings); firing they still count."""
         timeout = timeout or self.ctx.timeouts.steady
         tolerate = frozenset(self.expect.side_effects) if ending else frozenset()
         hold = self.ctx.timings.steady_hold_s
@@ -213,7 +213,8 @@ class Drill:
         def fail() -> None:
             raise SteadyStateError(
                 f"the stack did not reach steady state within {timeout:.0f}s",
-                expected="every service healthy, backend /ready 200, no alert pending or firing",
+                expected="every service healthy, backend /ready 200, the signal generator caught up, no alert "
+                         "pending or firing",
                 seen="\n".join(seen["problems"]) + "\n" + self.obs.situation(),
                 hint="a previous drill may have left a fault behind: `make status`, "
                      f"{self.ctx.endpoints.prometheus}/alerts, or `make down` and rerun")

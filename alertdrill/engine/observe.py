@@ -19,6 +19,8 @@ from alertdrill.target.clients.sink import Notification
 from alertdrill.target.settings import SERVICES
 
 MONITORING_ERRORS = (PrometheusError, httpx.HTTPError)
+# Signals the generator may hold in a steady stack: one a second, each in flight for milliseconds.
+STEADY_BACKLOG = 3
 
 
 def since_range(since: float) -> str:
@@ -137,6 +139,13 @@ class Observer:
                 problems.append(f"backend /ready -> {r.status_code} {r.text[:120]}")
         except httpx.HTTPError as exc:
             problems.append(f"backend /ready unreachable: {exc}")
+        try:
+            backlog = httpx.get(f"{self.ctx.endpoints.generator}/status", timeout=3).json()["backlog"]
+            if backlog > STEADY_BACKLOG:
+                problems.append(f"signal-generator backlog {backlog} (still delivering what queued during an "
+                                "ingestion outage; a drill's signals would queue behind it)")
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            problems.append(f"signal-generator /status unreadable: {exc!r}")
         try:
             active = [f"{a.name} ({a.state})" for a in self.ctx.prometheus.alerts()
                       if not (a.state == "pending" and a.name in tolerate_pending)]

@@ -169,7 +169,7 @@ class Backend:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "PYTHONPATH": str(STACK), "PYTHONUNBUFFERED": "1", **env}
-        for k in ("RATE_LIMIT_PER_MINUTE", "DB_POOL_SIZE", "RELEASE", "CIRCUIT_BREAKER_ENABLED"):
+        for k in ("RATE_LIMIT_PER_MINUTE", "SIGNAL_RATE_LIMIT_PER_MINUTE", "DB_POOL_SIZE", "RELEASE", "CIRCUIT_BREAKER_ENABLED"):
             if k not in env:
                 self.env.pop(k, None)  # let backend/.env decide, as in the stack
         self.log_path = workdir / "backend.log"
@@ -299,9 +299,10 @@ def _addresses(pg, redis_server, vendor) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def backend(tmp_base, pg, redis_server, vendor):
-    """The shared backend: stock backend/.env except a high rate limit and a short pool timeout."""
+    """The shared backend: stock backend/.env except high rate limits and a short pool timeout."""
     b = Backend(tmp_base / "main", _addresses(pg, redis_server, vendor),
-                dotenv={"RATE_LIMIT_PER_MINUTE": "1000000", "DB_POOL_TIMEOUT": "2"})
+                dotenv={"RATE_LIMIT_PER_MINUTE": "1000000", "SIGNAL_RATE_LIMIT_PER_MINUTE": "1000000",
+                        "DB_POOL_TIMEOUT": "2"})
     b.start()
     yield b
     b.stop()

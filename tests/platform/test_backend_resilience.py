@@ -77,6 +77,32 @@ def test_rate_limit_env_restart_and_precedence(h, make_backend, redis_alive):
     assert codes == [200, 200, 429]
 
 
+def test_signal_producer_is_counted_by_its_key_on_its_own_budget(h, make_backend, redis_alive):
+    """After an ingestion outage the signal generator sends its backlog at once. Counted by its address,
+    that backlog used up the minute and its live signals were refused (429) until the next one, long
+    enough for SignalIngestionStopped at drill speed. Counted by its key, on a budget of its own, it
+    neither uses up its address's minute nor escapes a limit of its own."""
+    b = make_backend(dotenv={"RATE_LIMIT_PER_MINUTE": "2", "SIGNAL_RATE_LIMIT_PER_MINUTE": "4"})
+    ip = loopback()
+    avoid_minute_boundary()
+    minute = int(time.time() // 60)
+    redis_alive.client().delete(f"rl:signal-producer:/signals:{minute}")  # the shared Redis: other tests' signals
+    with h.client_from(b.url, ip) as c:
+        def post(headers):
+            return c.post("/api/v1/signals", headers=headers, json={
+                "instrument": "EURUSD", "side": "buy", "price": 1.1, "quality": 0.8, "source": "test-gen",
+                "client_ref": f"ref-{uuid.uuid4().hex}"}).status_code
+
+        assert [post(h.SIGNAL_KEY) for _ in range(5)] == [201] * 4 + [429]
+        # the same address and route without the key: an ordinary client, with its budget untouched
+        assert [post({}) for _ in range(3)] == [401, 401, 429]
+        # a wrong key does not make a producer: the address's budget is used up
+        assert post({"X-API-Key": "not-the-key"}) == 429
+    assert int(redis_alive.client().get(f"rl:signal-producer:/signals:{minute}")) == 5
+    assert f"WARNING rate_limit ip={ip} route=/signals client=signal-producer" in b.logs()
+    assert "config key=SIGNAL_RATE_LIMIT_PER_MINUTE value=4 source=backend/.env" in b.logs()
+
+
 def test_rate_limiter_fails_open_without_redis(h, make_backend, redis_server):
     b = make_backend(dotenv={"RATE_LIMIT_PER_MINUTE": "2"})
     redis_server.stop()

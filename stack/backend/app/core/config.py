@@ -52,6 +52,9 @@ def _defaults() -> dict[str, str]:
         "DB_POOL_SIZE": "10",
         "DB_POOL_TIMEOUT": "10",
         "RATE_LIMIT_PER_MINUTE": "120",
+        # The signal producer (a request with the SIGNAL_API_KEY) is counted by its key, not its address,
+        # on a budget of its own: after an ingestion outage it catches up on its backlog at once.
+        "SIGNAL_RATE_LIMIT_PER_MINUTE": "1200",
         "STRIPE_WEBHOOK_SECRET": "whsec_alertdrill_test",
         "JWT_SECRET": "alertdrill-dev-jwt-secret-change-me",
         "SESSION_TTL_SECONDS": "3600",
@@ -111,6 +114,8 @@ class Settings:
     def db_pool_timeout(self) -> float: return float(self.values["DB_POOL_TIMEOUT"])
     @property
     def rate_limit_per_minute(self) -> int: return int(self.values["RATE_LIMIT_PER_MINUTE"])
+    @property
+    def signal_rate_limit_per_minute(self) -> int: return int(self.values["SIGNAL_RATE_LIMIT_PER_MINUTE"])
     @property
     def stripe_webhook_secret(self) -> str: return self.values["STRIPE_WEBHOOK_SECRET"]
     @property
