@@ -213,7 +213,7 @@ class Drill:
         def fail() -> None:
             raise SteadyStateError(
                 f"the stack did not reach steady state within {timeout:.0f}s",
-                expected="every service healthy, backend /ready 200, the signal generator caught up, no alert "
+                expected="every service healthy, backend /ready 200, any signal generator caught up, no alert "
                          "pending or firing",
                 seen="\n".join(seen["problems"]) + "\n" + self.obs.situation(),
                 hint="a previous drill may have left a fault behind: `make status`, "
