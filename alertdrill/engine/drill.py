@@ -193,7 +193,7 @@ class Drill:
 
     # -- before the fault ------------------------------------------------------------------------------
     def steady_state(self, timeout: float | None = None, *, ending: bool = False) -> None:
-        """All services healthy, the backend ready, the signal generator caught up, and no alert pending
+        """All services healthy, the backend ready, any signal generator caught up, and no alert pending
         or firing anywhere, for the timing model's hold period in a row. `ending`: the drill's last check,
         where its own named side effects may still be pending while their windows drain (minutes at
         production timings); firing they still count."""

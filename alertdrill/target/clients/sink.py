@@ -5,7 +5,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-
 from alertdrill.target.clients.http import HttpApi
 
 

@@ -176,10 +176,7 @@ class PlatformMiddleware:
                 client, budget = self._rate_client(scope, ip)
                 if template != "unmatched" and await self._rate_limited(client, budget, label):
                     ratelimit_block_total.labels(label).inc()
-                    if client == ip:
-                        log.warning("rate_limit", ip=ip, route=label)
-                    else:
-                        log.warning("rate_limit", ip=ip, route=label, client=client)
+                    log.warning("rate_limit", ip=ip, route=label, **({} if client == ip else {"client": client}))
                     await _send_json(send_wrapper, 429, {"detail": "rate limit exceeded"},
                                      [(b"retry-after", str(60 - int(time.time()) % 60).encode())])
                     return
