@@ -8,6 +8,8 @@ from typing import Callable
 import docker
 from docker.errors import APIError, NotFound
 
+from alertdrill.target.clients.timestamps import epoch
+
 DOCKER_TIMEOUT_S = 60
 
 
@@ -65,7 +67,7 @@ class DockerClient:
         """When each named container last started (epoch seconds); None if it is not running."""
         found = {c.name: c.attrs["State"] for c in self._every_container()}
         mine = {n: found.get(self._name(n)) for n in names}
-        return {n: _epoch(st["StartedAt"]) if st and st.get("Running") else None for n, st in mine.items()}
+        return {n: epoch(st["StartedAt"]) if st and st.get("Running") else None for n, st in mine.items()}
 
     def kill(self, name: str, signal: str = "SIGKILL") -> None:
         self._get(name).kill(signal=signal)
@@ -84,14 +86,6 @@ class DockerClient:
     def exec_detached(self, name: str, cmd: list[str], *, environment: dict[str, str] | None = None) -> None:
         """Start cmd in the container and return at once (a long-running job; stop it from inside)."""
         self._get(name).exec_run(cmd, detach=True, environment=environment)
-
-
-def _epoch(iso: str) -> float:
-    """Docker's RFC 3339 time with nanoseconds, as epoch seconds."""
-    from datetime import datetime
-
-    head, _, frac = iso.rstrip("Z").partition(".")
-    return datetime.fromisoformat(head + "+00:00").timestamp() + float("0." + (frac or "0"))
 
 
 def _describe(state: dict) -> str:

@@ -1,11 +1,10 @@
 """The alert sink: which notifications each receiver got."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from alertdrill.target.clients.http import HttpApi
+from alertdrill.target.clients.timestamps import epoch
 
 
 @dataclass(frozen=True)
@@ -40,18 +39,10 @@ class SinkClient(HttpApi):
                 labels=n.get("labels", {}),
                 annotations=n.get("annotations") or {},
                 received_at=float(n["received_at_unix"] if "received_at_unix" in n else n["received_at"]),
-                ends_at=_unix(n.get("endsAt")),
+                ends_at=epoch(n.get("endsAt")),
             )
             for n in resp.json()["notifications"]
         ]
 
     def clear(self) -> None:
         self._http.delete("/notifications").raise_for_status()
-
-
-def _unix(stamp: str | None) -> float | None:
-    """An Alertmanager RFC 3339 time (nanoseconds, Z) as a unix time; None for Go's zero time or none."""
-    if not stamp or stamp.startswith("0001-"):
-        return None
-    # datetime takes at most microseconds
-    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", stamp).replace("Z", "+00:00")).timestamp()

@@ -5,7 +5,6 @@ becomes a JSON 5xx with an `ERROR ... route=<full path>` log line; errors_total 
 """
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import json
 import os
@@ -20,6 +19,7 @@ from .db import DatabaseUnavailable, db
 from .logging import log
 from .metrics import errors_total, http_requests_total, ratelimit_block_total, request_duration_seconds
 from .redis import REDIS_ERRORS, rds
+from .security import is_signal_producer
 from .util import client_ip, parse_ip
 
 API_PREFIX = "/api/v1"
@@ -125,11 +125,9 @@ class PlatformMiddleware:
         backlog would otherwise use up its address's minute and have its live signals refused. Everyone
         else by address (RATE_LIMIT_PER_MINUTE)."""
         s = get_settings()
-        for name, value in scope.get("headers", ()):
-            if name == b"x-api-key":
-                if hmac.compare_digest(value, s.signal_api_key.encode()):
-                    return "signal-producer", s.signal_rate_limit_per_minute
-                break
+        key = next((value for name, value in scope.get("headers", ()) if name == b"x-api-key"), None)
+        if is_signal_producer(key):
+            return "signal-producer", s.signal_rate_limit_per_minute
         return ip, s.rate_limit_per_minute
 
     async def _rate_limited(self, client: str, limit: int, label: str) -> bool:

@@ -18,6 +18,14 @@ from .util import storable
 _N, _R, _P = 2 ** 14, 8, 1
 
 
+def is_signal_producer(api_key: str | bytes | None) -> bool:
+    """`api_key` (an X-API-Key value) is the signal producer's SIGNAL_API_KEY (compared in constant time)."""
+    if not api_key:
+        return False
+    given = api_key.encode() if isinstance(api_key, str) else api_key
+    return hmac.compare_digest(given, get_settings().signal_api_key.encode())
+
+
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     dk = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hmac
 import math
 from typing import Literal
 
@@ -12,7 +11,7 @@ from ..core.config import get_settings
 from ..core.db import db, fetchall, fetchone
 from ..core.logging import log
 from ..core.metrics import signals_ingested_total
-from ..core.security import CurrentUser, current_user
+from ..core.security import CurrentUser, current_user, is_signal_producer
 from ..core.util import json_body, json_rows_sql, jsonable, storable
 
 router = APIRouter()
@@ -50,7 +49,7 @@ class SignalIn(BaseModel):
 
 @router.post("/signals")
 async def ingest_signal(body: SignalIn, x_api_key: str | None = Header(default=None)):
-    if not x_api_key or not hmac.compare_digest(x_api_key.encode(), get_settings().signal_api_key.encode()):
+    if not is_signal_producer(x_api_key):
         raise HTTPException(status_code=401, detail="invalid or missing X-API-Key")
     async with db.connection() as conn:
         row = await fetchone(
