@@ -94,25 +94,37 @@ def acks_exactly_once(log: TrafficLog, device_id: str, dsn: str) -> str:
 
 def inhibited_never_notified(ctx, source: str, labels: dict[str, str], since: float) -> str:
     """No alert that `source` inhibits (per the runbook) reached any receiver for the same labels while
-    `source` fired in Alertmanager: from `since` to the end its first resolved notice carries (or to now).
+    `source` fired in Alertmanager: from its first firing notice to the end its first resolved notice
+    carries (or to now). Looked up from `since` (the fault).
 
-    The end is the alert's own endsAt, when Prometheus saw it resolve, not when the drill next looked: a
-    drill busy with a check when the critical alert resolves may see it seconds later, and the twin may
-    rightly notify in between."""
-    mine = [n for n in ctx.sink.notifications(alertname=source, status="resolved", since=since)
-            if all(n.labels.get(k) == v for k, v in labels.items()) and n.ends_at is not None]
-    until = min((n.ends_at for n in mine), default=None)
-    fired = f"while {source} fired" + (f" (until its endsAt {until:.1f})" if until is not None else "")
+    The window opens at the source's first notice: until Alertmanager holds the source nothing can
+    inhibit, and a twin already firing on its own (say from a latency spike before the fault) rightly
+    notified first; the evidence step `inhibited` proves Alertmanager then holds it back. The window
+    closes at the source's own endsAt, when Prometheus saw it resolve, not when the drill next looked:
+    a drill busy with a check when the critical alert resolves may see it seconds later, and the twin
+    may rightly notify in between. A source that never notified leaves the window open from `since`."""
+    def ours(n) -> bool:
+        return all(n.labels.get(k) == v for k, v in labels.items())
+
+    fired = [n.received_at for n in ctx.sink.notifications(alertname=source, status="firing", since=since) if ours(n)]
+    ended = [n.ends_at for n in ctx.sink.notifications(alertname=source, status="resolved", since=since)
+             if ours(n) and n.ends_at is not None]
+    start, until = min(fired, default=since), min(ended, default=None)
+    window = (f"while {source} fired (from its first notice at {start:.1f}"
+              + (f" until its endsAt {until:.1f})" if until is not None else " on)"))
     shown = []
     for inh in ctx.promises.alert(source).inhibits:
         want = {k: labels[k] for k in inh.equal}
-        notes = [n for n in ctx.sink.notifications(alertname=inh.target, status="firing", since=since)
-                 if all(n.labels.get(k) == v for k, v in want.items()) and (until is None or n.received_at < until)]
+        twins = [n for n in ctx.sink.notifications(alertname=inh.target, status="firing", since=since)
+                 if all(n.labels.get(k) == v for k, v in want.items())]
+        notes = [n for n in twins if n.received_at >= start and (until is None or n.received_at < until)]
         if notes:
             raise InvariantViolated(f"{inh.target} reached a receiver although {source} should inhibit it",
-                                    expected=f"no {inh.target} {want} notification {fired}",
+                                    expected=f"no {inh.target} {want} notification {window}",
                                     seen="; ".join(n.describe() for n in notes),
                                     hint=f"check the inhibit_rules (source {source}, target {inh.target}, "
                                          f"equal {list(inh.equal)})")
-        shown.append(f"no {inh.target}{want} notification {fired}")
+        earlier = [n for n in twins if n.received_at < start]
+        shown.append(f"no {inh.target}{want} notification {window}"
+                     + (f"; it fired on its own before: {'; '.join(n.describe() for n in earlier)}" if earlier else ""))
     return "; ".join(shown) or f"{source} inhibits nothing"

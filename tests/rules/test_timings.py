@@ -94,9 +94,10 @@ def test_notice_problems_name_what_people_would_miss():
         [note(summary="s", description="d", runbook_url=url + "highapilatency")], "RedisDisconnected", rb)[0]
 
 
-def test_inhibition_window_ends_at_the_sources_own_endsAt():
-    """The twin may notify once the critical alert ended in Alertmanager (its endsAt), even before the
-    drill next looks; before that end, or with no end at all, its notice is a broken inhibition."""
+def test_inhibition_window_is_the_sources_first_notice_to_its_own_endsAt():
+    """The twin may notify before the critical alert first notified (nothing held it back yet) and once
+    it ended in Alertmanager (its endsAt), even before the drill next looks; in between, or with no end
+    at all, its notice is a broken inhibition."""
     from types import SimpleNamespace
 
     from alertdrill.engine.invariants import inhibited_never_notified
@@ -119,12 +120,18 @@ def test_inhibition_window_ends_at_the_sources_own_endsAt():
         ctx = SimpleNamespace(sink=Sink(*notes), promises=parse_promises(parse_runbook()))
         return inhibited_never_notified(ctx, "CriticalAPILatency", route, since=100.0)
 
+    fired = Notification("pagerduty", "firing", "CriticalAPILatency", route, 110.0)
     ended = Notification("pagerduty", "resolved", "CriticalAPILatency", route, 140.0, ends_at=130.0)
+    twin_first = Notification("slack-oncall-alerts", "firing", "HighAPILatency", route, 109.0)
     twin_after = Notification("slack-oncall-alerts", "firing", "HighAPILatency", route, 131.0)
     twin_before = Notification("slack-oncall-alerts", "firing", "HighAPILatency", route, 129.0)
     other_route = Notification("slack-oncall-alerts", "firing", "HighAPILatency", {"route": "/signals"}, 120.0)
-    assert "until its endsAt 130.0" in check(ended, twin_after, other_route)
+    assert "until its endsAt 130.0" in check(fired, ended, twin_after, other_route)
+    # the twin fired on its own before the critical alert reached Alertmanager: nothing could inhibit it
+    assert "fired on its own before" in check(fired, ended, twin_first)
     with pytest.raises(InvariantViolated, match="HighAPILatency reached a receiver"):
-        check(ended, twin_before)
+        check(fired, ended, twin_before)
     with pytest.raises(InvariantViolated, match="HighAPILatency reached a receiver"):
-        check(twin_after)  # the critical alert never ended: every notice of the twin counts
+        check(fired, twin_after)  # the critical alert never ended: every later notice of the twin counts
+    with pytest.raises(InvariantViolated, match="HighAPILatency reached a receiver"):
+        check(ended, twin_first)  # nor ever notified: every notice since the fault counts
