@@ -224,8 +224,9 @@ class Drill:
                   progress=self._progress(lambda: "waiting for steady state: " + "; ".join(seen["problems"])))
 
     def workload(self, load, warmup: float = 0.0) -> None:
-        """Start background load (a LocustLoad) and let it run `warmup` seconds: the expected alert must
-        stay silent and no critical alert may fire, so the alert later comes from the fault, not the load."""
+        """Start background load (a LocustLoad) and let it run `warmup` seconds, and on until no alert is
+        pending: the expected alert must stay silent and no unexpected alert may fire, so the alert later comes from
+        the fault, not the load."""
         with self.phase(f"workload: {load.name} ({load.users} users)"):
             self.loads.append(load)
             load.start()
@@ -245,6 +246,35 @@ class Drill:
 
             until(still_quiet, warmup, poll=self.POLL, on_timeout=lambda: None, every=PROGRESS_EVERY_S,
                   progress=self._progress(lambda: f"warm-up; {self.obs.watched()}"))
+            self._quiet_baseline(still_quiet)
+
+    def _quiet_baseline(self, still_quiet: Callable[[], bool]) -> None:
+        """The warm-up goes on while any alert is pending or firing: the fault starts from a quiet
+        baseline. An alert already pending from the load (say a latency spike while the other lane restarts
+        its backend) would fire early and be taken for the fault's, or notify before the alert that should
+        inhibit it."""
+        seen = {"active": []}
+
+        def quiet() -> bool:
+            still_quiet()
+            seen["active"] = [f"{a.name} ({a.state})" for a in self.ctx.prometheus.alerts()]
+            return not seen["active"]
+
+        if quiet():
+            return
+        self.mark("warm-up-extended", ", ".join(seen["active"]))
+        timeout = self.ctx.timeouts.steady
+
+        def fail() -> None:
+            raise SteadyStateError(f"alerts stayed active under the load alone for {timeout:.0f}s after the warm-up",
+                                   expected="no alert pending or firing before the fault",
+                                   seen=", ".join(seen["active"]) + "\n" + self.obs.situation(),
+                                   hint="the workload is too heavy for those alerts' thresholds, or the machine is "
+                                        "overloaded (another drill lane, another job): lighten the load or run LANES=1")
+
+        until(quiet, timeout, poll=self.POLL, on_timeout=fail, every=PROGRESS_EVERY_S,
+              progress=self._progress(lambda: "warm-up goes on until no alert is active: "
+                                              + ", ".join(seen["active"])))
 
     def stop_workload(self):
         """Stop the loads now and return their stats (name -> LoadStats)."""
