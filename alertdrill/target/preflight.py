@@ -15,6 +15,7 @@ import io
 import os
 import tarfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -117,11 +118,18 @@ def differing_config_files(docker, service: str) -> list[str]:
     return [path for path in changed if _read(container, path) != _image_file(docker, container.image.id, path)]
 
 
+def differing_config_files_by_service(docker, services) -> dict[str, list[str]]:
+    """differing_config_files for each service, asked at once: the daemon takes 0.5-1.3 s to diff a
+    container's filesystem, about 8 s for the nine of the stack one after another, 5 s together."""
+    services = list(services)
+    with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
+        return dict(zip(services, pool.map(lambda service: differing_config_files(docker, service), services)))
+
+
 def _config_files(stack) -> list[str]:
     """Config files that differ from the image: the container is recreated from it."""
     done = []
-    for service in stack.services:
-        differs = differing_config_files(stack.docker, service)
+    for service, differs in differing_config_files_by_service(stack.docker, stack.services).items():
         if differs:
             stack.compose("up", "--detach", "--force-recreate", "--no-deps", "--wait", service, timeout=300)
             done.append(f"{service}: {', '.join(differs)} differed from the image; container recreated")

@@ -18,7 +18,8 @@ from alertdrill.config import current as current_config
 from alertdrill.target.clients import ToxiproxyClient
 from alertdrill.target import lane as lanes
 from alertdrill.target.clients.docker import DockerClient
-from alertdrill.target.preflight import EXCLUSIVE_LOCKS, LOCK_HOLDERS, differing_config_files, locust_processes
+from alertdrill.target.preflight import (EXCLUSIVE_LOCKS, LOCK_HOLDERS, differing_config_files_by_service,
+                                         locust_processes)
 from alertdrill.target.settings import Endpoints
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,8 +128,8 @@ def leftovers(*, stack_up: bool) -> list[str]:
                          f"enabled {p.get('enabled')}")
     docker = DockerClient(container=lane.container)
     try:
-        for service in conf.services:
-            found += [f"{service}:{path} differs from the image" for path in differing_config_files(docker, service)]
+        found += [f"{service}:{path} differs from the image"
+                  for service, paths in differing_config_files_by_service(docker, conf.services).items() for path in paths]
     finally:
         docker.close()
     with psycopg.connect(ends.postgres_dsn, connect_timeout=5, autocommit=True) as conn:
