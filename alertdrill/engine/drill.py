@@ -225,8 +225,8 @@ class Drill:
 
     def workload(self, load, warmup: float = 0.0) -> None:
         """Start background load (a LocustLoad) and let it run `warmup` seconds, and on until no alert is
-        pending: the expected alert must stay silent and no unexpected alert may fire, so the alert later comes from
-        the fault, not the load."""
+        pending: the expected alert must stay silent and no unexpected alert may fire, so the alert later
+        comes from the fault, not the load."""
         with self.phase(f"workload: {load.name} ({load.users} users)"):
             self.loads.append(load)
             load.start()

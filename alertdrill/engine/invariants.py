@@ -92,6 +92,10 @@ def acks_exactly_once(log: TrafficLog, device_id: str, dsn: str) -> str:
     return seen
 
 
+def _labelled(notification, labels: dict[str, str]) -> bool:
+    return all(notification.labels.get(k) == v for k, v in labels.items())
+
+
 def inhibited_never_notified(ctx, source: str, labels: dict[str, str], since: float) -> str:
     """No alert that `source` inhibits (per the runbook) reached any receiver for the same labels while
     `source` fired in Alertmanager: from its first firing notice to the end its first resolved notice
@@ -103,12 +107,10 @@ def inhibited_never_notified(ctx, source: str, labels: dict[str, str], since: fl
     closes at the source's own endsAt, when Prometheus saw it resolve, not when the drill next looked:
     a drill busy with a check when the critical alert resolves may see it seconds later, and the twin
     may rightly notify in between. A source that never notified leaves the window open from `since`."""
-    def ours(n) -> bool:
-        return all(n.labels.get(k) == v for k, v in labels.items())
-
-    fired = [n.received_at for n in ctx.sink.notifications(alertname=source, status="firing", since=since) if ours(n)]
+    fired = [n.received_at for n in ctx.sink.notifications(alertname=source, status="firing", since=since)
+             if _labelled(n, labels)]
     ended = [n.ends_at for n in ctx.sink.notifications(alertname=source, status="resolved", since=since)
-             if ours(n) and n.ends_at is not None]
+             if _labelled(n, labels) and n.ends_at is not None]
     start, until = min(fired, default=since), min(ended, default=None)
     window = (f"while {source} fired (from its first notice at {start:.1f}"
               + (f" until its endsAt {until:.1f})" if until is not None else " on)"))
@@ -116,7 +118,7 @@ def inhibited_never_notified(ctx, source: str, labels: dict[str, str], since: fl
     for inh in ctx.promises.alert(source).inhibits:
         want = {k: labels[k] for k in inh.equal}
         twins = [n for n in ctx.sink.notifications(alertname=inh.target, status="firing", since=since)
-                 if all(n.labels.get(k) == v for k, v in want.items())]
+                 if _labelled(n, want)]
         notes = [n for n in twins if n.received_at >= start and (until is None or n.received_at < until)]
         if notes:
             raise InvariantViolated(f"{inh.target} reached a receiver although {source} should inhibit it",
