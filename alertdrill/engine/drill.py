@@ -257,7 +257,7 @@ class Drill:
 
         def quiet() -> bool:
             still_quiet()
-            seen["active"] = [f"{a.name} ({a.state})" for a in self.ctx.prometheus.alerts()]
+            seen["active"] = self.obs.active_alerts()
             return not seen["active"]
 
         if quiet():

@@ -126,6 +126,12 @@ class Observer:
         return "\n".join(lines)
 
     # -- steady state --------------------------------------------------------------------------------
+    def active_alerts(self, tolerate_pending: frozenset[str] = frozenset()) -> list[str]:
+        """Every alert pending or firing in Prometheus now, as "name (state)"; those named in
+        `tolerate_pending` may be pending."""
+        return [f"{a.name} ({a.state})" for a in self.ctx.prometheus.alerts()
+                if not (a.state == "pending" and a.name in tolerate_pending)]
+
     def steady_problems(self, tolerate_pending: frozenset[str] = frozenset()) -> list[str]:
         """What keeps the stack from steady state now ([] when steady). Alerts named in
         `tolerate_pending` may still be pending (a drill's own side effects, winding down)."""
@@ -141,8 +147,7 @@ class Observer:
             problems.append(f"backend /ready unreachable: {exc}")
         problems += self._generator_backlog()
         try:
-            active = [f"{a.name} ({a.state})" for a in self.ctx.prometheus.alerts()
-                      if not (a.state == "pending" and a.name in tolerate_pending)]
+            active = self.active_alerts(tolerate_pending)
             if active:
                 problems.append("alerts active in Prometheus: " + ", ".join(active))
             am_active = [a["labels"]["alertname"] for a in self.ctx.alertmanager.alerts()]
