@@ -46,6 +46,11 @@ class InvestigationFailed(DrillError):
     lacks a step the drill needs."""
 
 
+class NotInhibited(InvestigationFailed):
+    """An alert the runbook says is inhibited reached Alertmanager while its source fired there, and
+    Alertmanager does not count it inhibited."""
+
+
 class AlertNotResolved(DrillError):
     """After the remediation the alert kept firing, or the resolved notice never came."""
 

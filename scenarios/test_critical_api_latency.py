@@ -14,7 +14,7 @@ import pytest
 
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.drill import Drill
-from alertdrill.engine.evidence import InvestigationFailed, inhibited, logs_show, wait_for
+from alertdrill.engine.evidence import InvestigationFailed, logs_show, wait_for, wait_inhibited
 from alertdrill.engine.invariants import inhibited_never_notified
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import Toxic
@@ -61,7 +61,7 @@ def run(d: Drill, ctx: DrillContext) -> None:
     fired_at = time.time()
     d.expect_firing()
     d.investigate("HighAPILatency is inhibited for the route",
-                  lambda: wait_for(lambda: inhibited(ctx, "CriticalAPILatency", {"route": ROUTE}), 30))
+                  lambda: wait_inhibited(ctx, "CriticalAPILatency", {"route": ROUTE}))
     d.investigate("external_api calls are slow in the backend log",
                   lambda: logs_show(ctx, "backend", fired_at - 30, "external_api"))
     # The breaker is a configuration change: it is put back when the drill ends.

@@ -13,7 +13,7 @@ import pytest
 
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.drill import Drill
-from alertdrill.engine.evidence import inhibited, logs_show, wait_for
+from alertdrill.engine.evidence import logs_show, wait_for, wait_inhibited
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import CutLink, EnvFileEdit
 from alertdrill.engine.invariants import inhibited_never_notified, signals_stored_since, webhooks_exactly_once
@@ -64,7 +64,7 @@ def run(d: Drill, ctx: DrillContext) -> None:
         cut = time.time()
         d.expect_firing()
         d.investigate("HighErrorRate is inhibited for the endpoint",
-                      lambda: wait_for(lambda: inhibited(ctx, "CriticalErrorRate", {"endpoint": ENDPOINT}), 30))
+                      lambda: wait_inhibited(ctx, "CriticalErrorRate", {"endpoint": ENDPOINT}))
         d.investigate("database errors in the backend log", lambda: wait_for(
             lambda: logs_show(ctx, "backend", cut - 5, "ERROR", "database"), 10))
         d.remediate(RunbookAction("CriticalErrorRate", "restore the link"))

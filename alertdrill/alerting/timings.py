@@ -155,6 +155,13 @@ class Timings:
         floors plus the window draining, plus 30 s (a restart inside the remediation)."""
         return 3 * self.resolve_floor_s + self.window_s(alert) + 30
 
+    def mitigate_deadline_s(self, alert: str) -> float:
+        """How long the alert's own condition may go on holding after the remediation: the window
+        draining of the fault's samples, two scrapes and two evaluations, plus 30 s (a restart inside the
+        remediation). A remediation that removed the cause shows by then, whatever the notices do later;
+        the resolve deadline adds the resolved notices on top (three resolve floors)."""
+        return self.window_s(alert) + 2 * (self.scrape_s + self.evaluation_s) + 30
+
     @property
     def deadline_margin_s(self) -> float:
         """What the drill allows beyond the runbook's promise: two evaluation intervals (a `for` that

@@ -86,6 +86,10 @@ class DrillContext:
     def resolve_deadline_s(self, alert: str) -> float:
         return self.timeouts.resolve or self.timings.resolve_deadline_s(alert)
 
+    def mitigate_deadline_s(self, alert: str) -> float:
+        """A resolve timeout set by hand (--resolve-timeout) is the only bound on recovery."""
+        return self.timeouts.resolve or self.timings.mitigate_deadline_s(alert)
+
     def close(self) -> None:
         for client in (self.prometheus, self.alertmanager, self.sink, self.toxiproxy):
             client.close()

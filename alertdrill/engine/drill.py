@@ -479,7 +479,10 @@ class Drill:
         # Inactive counts as resolved only on data: not while a target restarted by the remediation has
         # yet to be scraped for the rule's whole window (or two scrapes, for a rule without a window).
         window = max(self.ctx.timings.window_s(name), 2 * self.ctx.timings.scrape_s)
-        seen: dict = {"states": [], "gaps": [], "got": set()}
+        # The cause must be gone well before the resolved notices are due: a remediation that changed
+        # nothing fails at this deadline, not after three resolve floors more of waiting.
+        mitigate_by = self.ctx.mitigate_deadline_s(name)
+        seen: dict = {"states": [], "gaps": [], "got": set(), "cause_gone": False}
 
         def resolved() -> bool:
             self._sample()
@@ -489,6 +492,9 @@ class Drill:
             inactive = not seen["states"] and not seen["gaps"]
             if inactive and not self.timeline.first("resolved"):
                 self.mark("resolved")
+            seen["cause_gone"] = seen["cause_gone"] or inactive or self.timeline.first("mitigated") is not None
+            if not seen["cause_gone"] and time.time() - since > mitigate_by:
+                self._cause_not_removed(mitigate_by, seen["states"], seen["gaps"])
             seen["got"] = set(self._notified("resolved", since))
             return inactive and seen["got"] >= self.expect.receivers
 
@@ -524,6 +530,23 @@ class Drill:
         self._stays_resolved()
         self._check_receivers_exact()
         return took
+
+    def _cause_not_removed(self, deadline: float, states: list[AlertState], gaps: list[str]) -> None:
+        """AlertNotResolved: neither the watched value back on its healthy side nor the alert inactive
+        (on data) within the mitigation deadline after the remediation."""
+        name, t = self.expect.alertname, self.ctx.timings
+        window = f"the {t.window_s(name):g}s window draining, " if t.window_s(name) else ""
+        what = ("kept firing" if any(a.state == "firing" for a in states) else
+                f"stayed {states[0].state}" if states else
+                f"was inactive only on missing data ({', '.join(gaps)} down)")
+        raise AlertNotResolved(
+            f"{name} {what} {deadline:.0f}s after the remediation: the watched value never came back on its "
+            f"healthy side ({self.obs.watched() or 'no watched value'})",
+            expected=f"the cause gone within {deadline:g}s of the remediation: the watched value healthy or the "
+                     f"alert inactive ({window}two scrapes and evaluations, 30 s for a restart)",
+            seen=self.obs.situation(),
+            hint="the remediation did not remove the cause" if states else
+                 "a target the remediation restarted did not come back")
 
     def _stays_resolved(self) -> None:
         """Resolved means recovered: the alert stays inactive (not even pending) for the hold period, one

@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 import psycopg
 
-from alertdrill.errors import InvestigationFailed, require_evidence
+from alertdrill.errors import InvestigationFailed, NotInhibited, require, require_evidence
 from alertdrill.project import PROJECT_ROOT
 from alertdrill.runbook.queries import runbook_queries
 from alertdrill.target.clients import PrometheusClient
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 __all__ = ["InvestigationFailed", "runbook_query", "runbook_command", "top_label", "value_above", "logs_show",
-           "sql_rows", "wait_for", "require_evidence", "inhibited", "runbook_sql"]
+           "sql_rows", "wait_for", "require_evidence", "inhibited", "wait_inhibited", "runbook_sql"]
 
 
 def runbook_query(ctx: "DrillContext", alert: str, contains: str) -> str:
@@ -95,11 +96,33 @@ def inhibited(ctx: "DrillContext", source: str, labels: dict[str, str]) -> str:
                          seen=f"in Alertmanager: {[a['labels'] for a in in_am] or 'none'}; "
                               f"in Prometheus: {in_prom or 'none'}")
         by = [a for a in held if a["status"].get("inhibitedBy")]
-        require_evidence(bool(by), f"{inh.target} {want} is active but not inhibited",
-                         expected=f"inhibitedBy {source} (the runbook's inhibition)",
-                         seen="; ".join(str(a["status"]) for a in held))
+        require(bool(by), f"{inh.target} {want} is active but not inhibited",
+                expected=f"inhibitedBy {source} (the runbook's inhibition)",
+                seen="; ".join(str(a["status"]) for a in held), error=NotInhibited)
         shown.append(f"{inh.target}{want} {by[0]['status']['state']}, inhibited by {len(by[0]['status']['inhibitedBy'])}")
     return "; ".join(shown) or f"{source} inhibits nothing"
+
+
+def wait_inhibited(ctx: "DrillContext", source: str, labels: dict[str, str], timeout: float = 30) -> str:
+    """inhibited(), waited for: up to `timeout` for each twin to reach Alertmanager (it fires after its
+    own `for`), but a twin that is there and not inhibited fails once that has lasted the deadline margin
+    (two evaluations and 2 s). The source already notified, and Alertmanager works inhibition out on every
+    read of its API, so waiting longer would only put off the verdict on a broken inhibit rule."""
+    settle = ctx.timings.deadline_margin_s
+    seen: dict = {}
+
+    def check() -> str | NotInhibited:
+        try:
+            return inhibited(ctx, source, labels)
+        except NotInhibited as exc:
+            if time.monotonic() - seen.setdefault("since", time.monotonic()) < settle:
+                raise
+            return exc  # final: returned, as until() retries every InvestigationFailed
+
+    found = until(check, timeout, poll=1.0, retry_on=(InvestigationFailed,))
+    if isinstance(found, NotInhibited):
+        raise found
+    return found
 
 
 def runbook_command(ctx: "DrillContext", alert: str, contains: str, timeout: float = 30) -> str:

@@ -152,9 +152,10 @@ def plan_scenario(scenario: str, run, expect: AlertExpectation, timings, runbook
     name = expect.alertname
     fire = timeouts.fire or timings.fire_deadline_s(name)
     resolve = timeouts.resolve or timings.resolve_deadline_s(name)
+    mitigate = timeouts.resolve or timings.mitigate_deadline_s(name)
     header = [f"alert {name} ({expect.severity}) -> {', '.join(sorted(expect.receivers))}",
               f"timings {timings.label}: {timings.describe(name)}; resolve floor {timings.resolve_floor_s:g}s",
-              f"deadlines: fire {fire:g}s, resolve {resolve:g}s; watch {timings.scale_expr(expect.watch) or '-'} "
+              f"deadlines: fire {fire:g}s, cause gone {mitigate:g}s, resolve {resolve:g}s; watch {timings.scale_expr(expect.watch) or '-'} "
               f"(alert when {expect.threshold or '-'})"]
     steps: list[PlanStep] = []
     if name not in runbook:
@@ -172,7 +173,8 @@ def plan_scenario(scenario: str, run, expect: AlertExpectation, timings, runbook
         elif method == "expect_firing":
             steps.append(PlanStep("alert", f"{name} fires within {fire:g}s and reaches {', '.join(sorted(expect.receivers))}"))
         elif method == "expect_resolved":
-            steps.append(PlanStep("recovery", f"{name} resolves and every receiver gets the resolved notice within {resolve:g}s"))
+            steps.append(PlanStep("recovery", f"the watched value healthy or {name} inactive within {mitigate:g}s; "
+                                              f"{name} resolved and every receiver's resolved notice within {resolve:g}s"))
         elif method == "workload":
             steps.append(PlanStep("workload", ast.unparse(arg) if arg is not None else ""))
         elif method == "guard":

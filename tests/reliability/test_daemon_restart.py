@@ -22,7 +22,7 @@ pytestmark = pytest.mark.stack
 PID_FILE = Path("/var/run/alertdrill-dockerd.pid")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")  # module scope: decided before running_stack starts a stack for nothing
 def restart_daemon_allowed(request):
     if not request.config.getoption("--restart-daemon"):
         pytest.skip("restarts the Docker daemon: run with --restart-daemon")

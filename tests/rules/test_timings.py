@@ -31,6 +31,9 @@ def test_windows_and_floors_follow_the_factor(factor, window):
     # the fire floor counts the rule's window filling; the deadline counts it once, not three times
     assert t.fire_floor_s("HighAPILatency") == window + t.scrape_s + t.evaluation_s + 300 / factor + 30 / factor
     assert t.fire_deadline_s("HighAPILatency") == 3 * t.pipeline_floor_s("HighAPILatency") + window + 20
+    # the cause must be gone (window drained, two scrapes and evaluations, a restart) before the notices are due
+    assert t.mitigate_deadline_s("HighAPILatency") == window + 2 * (t.scrape_s + t.evaluation_s) + 30
+    assert t.mitigate_deadline_s("HighAPILatency") < t.resolve_deadline_s("HighAPILatency")
 
 
 def test_unknown_alert_is_named():

@@ -1,0 +1,55 @@
+"""The inhibition evidence (alertdrill.engine.evidence.wait_inhibited) against a stand-in Alertmanager: it
+waits for the twin to arrive, passes once the twin is inhibited, and fails a twin that is there and not
+inhibited after the settle, not after the whole wait."""
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from alertdrill.engine.evidence import wait_inhibited
+from alertdrill.errors import InvestigationFailed, NotInhibited
+
+SOURCE, TWIN, ROUTE = "CriticalAPILatency", "HighAPILatency", {"route": "/market"}
+
+
+def _ctx(alerts_over_time, settle=0.5):
+    """alerts_over_time(elapsed) -> the alerts Alertmanager lists at that moment."""
+    start = time.monotonic()
+    rule = SimpleNamespace(target=TWIN, equal=["route"])
+    return SimpleNamespace(
+        promises=SimpleNamespace(alert=lambda name: SimpleNamespace(inhibits=[rule] if name == SOURCE else [])),
+        alertmanager=SimpleNamespace(alerts=lambda: alerts_over_time(time.monotonic() - start)),
+        prometheus=SimpleNamespace(alerts=lambda: []),
+        timings=SimpleNamespace(deadline_margin_s=settle))
+
+
+def _twin(inhibited_by=()):
+    return {"labels": {"alertname": TWIN, **ROUTE},
+            "status": {"state": "suppressed" if inhibited_by else "active", "inhibitedBy": list(inhibited_by)}}
+
+
+def test_a_twin_inhibited_once_it_arrives_passes():
+    ctx = _ctx(lambda t: [] if t < 1.0 else [_twin(["abc"])])
+    assert "inhibited by 1" in wait_inhibited(ctx, SOURCE, ROUTE, timeout=10)
+
+
+def test_a_twin_there_and_not_inhibited_fails_after_the_settle_not_the_whole_wait():
+    reads = []
+    ctx = _ctx(lambda t: reads.append(t) or [_twin()])
+    with pytest.raises(NotInhibited, match="is active but not inhibited"):
+        wait_inhibited(ctx, SOURCE, ROUTE, timeout=30)
+    assert len(reads) == 2, f"read Alertmanager {len(reads)} times: the verdict waits for the settle (0.5 s) only"
+
+
+def test_a_twin_inhibited_within_the_settle_passes():
+    ctx = _ctx(lambda t: [_twin()] if t < 0.2 else [_twin(["abc"])], settle=3.0)
+    assert "inhibited by 1" in wait_inhibited(ctx, SOURCE, ROUTE, timeout=10)
+
+
+def test_a_twin_that_never_arrives_fails_at_the_wait():
+    ctx = _ctx(lambda t: [])
+    with pytest.raises(InvestigationFailed, match="has not reached Alertmanager") as caught:
+        wait_inhibited(ctx, SOURCE, ROUTE, timeout=1.5)
+    assert not isinstance(caught.value, NotInhibited)
