@@ -301,7 +301,8 @@ class Drill:
         firing notification, each within the runbook's deadline after the alert's condition started to
         hold; fail early if an alert that nobody expected fires."""
         t, name = self.ctx.timings, self.expect.alertname
-        self.obs.loaded_rule()
+        # Labels without a template are the rule's own: a pending instance already shows those it fires with.
+        static_labels = not any("{{" in str(v) for v in (self.obs.loaded_rule().get("labels") or {}).values())
         self.timeline.fire_floor, self.timeline.resolve_floor = t.fire_floor_s(name), t.resolve_floor_s
         clock = PromiseClock.for_alert(self.ctx.promises, t, name, self.expect.receivers)
         self.timeline.deadlines = dict(clock.deadlines_s)
@@ -318,12 +319,14 @@ class Drill:
             firing = [a for a in states if a.state == "firing"]
             if answered:
                 clock.observe(now, value, firing=bool(firing))
-            if firing and not any(self.expect.matches(a.labels) for a in firing):
+            judged = firing or (states if static_labels else [])
+            if judged and not any(self.expect.matches(a.labels) for a in judged):
                 raise AlertNotFired(
-                    f"{name} fired with the wrong labels",
+                    f"{name} {'fired' if firing else 'is pending'} with the wrong labels",
                     expected=f"severity={self.expect.severity} {self.expect.labels or ''}".strip(),
-                    seen="\n".join(f"labels {a.labels}" for a in firing) + "\n" + self.obs.situation(),
-                    hint="check the rule's labels in the rules file (was the severity changed?)")
+                    seen="\n".join(f"labels {a.labels}" for a in judged) + "\n" + self.obs.situation(),
+                    hint="check the rule's labels in the rules file (was the severity changed?)"
+                         + ("" if firing else "; they have no template, so it would fire with these"))
             self._check_unexpected()
             seen["got"] = self._notified("firing", since)
             seen["state"] = "firing" if firing else (states[0].state if states else "inactive")

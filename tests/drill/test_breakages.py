@@ -83,7 +83,7 @@ CASES = [
          NotificationMissing, "slack-oncall-alerts got no notification"),
     Case("CriticalErrorRate-demoted", test_critical_error_rate,
          Breakage.rules(in_rule("CriticalErrorRate", "severity: critical", "severity: warning"), "nobody paged"),
-         AlertNotFired, "CriticalErrorRate fired with the wrong labels"),
+         AlertNotFired, "CriticalErrorRate (fired|is pending) with the wrong labels"),
     Case("DatabaseConnectionPoolExhausted-remediation-kills-nothing", test_database_connection_pool_exhausted,
          Breakage.runbook(replace("interval '30 seconds'", "interval '30 minutes'", count=-1),
                           "the terminate step only targets queries older than 30 minutes"),
@@ -105,7 +105,7 @@ CASES = [
     Case("HighApprovalRejectionRate-severity-raised", test_high_approval_rejection_rate,
          Breakage.rules(in_rule("HighApprovalRejectionRate", "severity: warning", "severity: critical"),
                         "a quality trend would page"),
-         AlertNotFired, "HighApprovalRejectionRate fired with the wrong labels"),
+         AlertNotFired, "HighApprovalRejectionRate (fired|is pending) with the wrong labels"),
     # A remediation that exits 0 and changes nothing, on the noisiest signal of all (about ten decisions per
     # window at x30): "resolved" must last a whole `for`, so a lucky dip under 70 % is not a recovery.
     Case("HighApprovalRejectionRate-remediation-filters-nothing", test_high_approval_rejection_rate,
