@@ -1,6 +1,6 @@
 """HighApprovalRejectionRate (warning): the signal generator's quality drops.
 
-The generator switches to its degraded regime (about 89 % of its signals below 0.5 quality) and the
+The generator switches to its degraded regime (about 96 % of its signals below 0.5 quality) and the
 traders reviewing the newest signals (locustfiles/reviewers.py: approve at quality >= 0.5, else reject)
 reject far more than 70 %. Remediation: the runbook's "filter out low-quality signals before they reach
 users" (MIN_SIGNAL_QUALITY=0.5 in the generator's .env, restart it). Recovery: the rejection ratio falls
@@ -29,8 +29,8 @@ EXPECTATION = AlertExpectation(
     watch='sum(rate(approvals_total{result="rejected"}[5m])) / sum(rate(approvals_total[5m]))',
     threshold="> 0.7",
     side_effects={
-        # Compressed time only: the filter passes ~11 % of a degraded generator's signals (about one in
-        # 9 s), and 10 minutes of silence become 20 s at x30, which such a trickle can leave empty.
+        # Compressed time only: the filter passes ~4 % of a degraded generator's signals (about one in
+        # 29 s), and 10 minutes of silence become 20 s at x30, which such a trickle can leave empty.
         "SignalIngestionStopped": "the filter drops most of a degraded generator's signals",
     },
 )

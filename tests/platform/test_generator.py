@@ -359,7 +359,8 @@ def test_min_quality_filters_low_quality_signals(fake_backend, start_generator):
         "BACKEND_URL": fake_backend.url, "SIGNAL_API_KEY": API_KEY, "SIGNAL_INTERVAL_SECONDS": "0.005",
         "SIGNAL_QUALITY_MODE": "degraded", "MIN_SIGNAL_QUALITY": "0.5",
     })
-    wait_until(lambda: g.status()["generated"] >= 120, 6.0, what="120 signals")
+    # 300: at ~4 % passing, 120 signals left none stored about once in 70 runs
+    wait_until(lambda: g.status()["generated"] >= 300, 10.0, what="300 signals")
     time.sleep(0.2)
     st = g.status()
     stored, _ = fake_backend.snapshot()
@@ -368,7 +369,7 @@ def test_min_quality_filters_low_quality_signals(fake_backend, start_generator):
     assert st["filtered"] + st["delivered"] + st["backlog"] + st["rejected"] == st["generated"]
     # Degraded regime: the large majority is poor, so most signals are filtered.
     frac_filtered = st["filtered"] / st["generated"]
-    assert 0.7 <= frac_filtered <= 0.98, frac_filtered
+    assert 0.85 <= frac_filtered < 1.0, frac_filtered
     assert g.metrics()["signals_filtered_total"] >= st["filtered"]
     assert "INFO signal_source filtered" in g.log()
 
@@ -386,7 +387,7 @@ def test_quality_distributions_by_mode():
     degraded = [sample_quality("degraded", rng) for _ in range(20000)]
     assert all(0.0 <= q <= 1.0 for q in normal + degraded)
     assert 0.75 <= sum(q > 0.5 for q in normal) / len(normal) <= 0.88
-    assert 0.80 <= sum(q < 0.5 for q in degraded) / len(degraded) <= 0.93
+    assert 0.94 <= sum(q < 0.5 for q in degraded) / len(degraded) <= 0.985
 
 
 
