@@ -19,8 +19,8 @@ def dashboard_load(ctx, *, users: int, tasks: str, wait: float, run_time: float 
     over about 4 s, not all in one: arriving together (up to twenty logins, each an scrypt hash, while
     Locust starts them) they took /signals past 1 s, HighAPILatency went pending in the warm-up of most
     drills, and each then waited 4-6 s for a quiet baseline."""
-    return LocustLoad("locustfiles/dashboard.py", host=ctx.endpoints.backend, users=users, spawn_rate=max(1.0, users / 4),
-                      run_time=run_time, env={"DASHBOARD_TASKS": tasks, "DASHBOARD_WAIT": str(wait)},
+    return LocustLoad("locustfiles/dashboard.py", host=ctx.endpoints.backend, users=users,
+                      spawn_rate=max(1.0, users / 4), run_time=run_time, env={"DASHBOARD_TASKS": tasks, "DASHBOARD_WAIT": str(wait)},
                       name=name or f"dashboard-{tasks.replace(',', '+')}")
 
 

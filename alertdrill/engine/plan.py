@@ -155,8 +155,8 @@ def plan_scenario(scenario: str, run, expect: AlertExpectation, timings, runbook
     mitigate = timeouts.resolve or timings.mitigate_deadline_s(name)
     header = [f"alert {name} ({expect.severity}) -> {', '.join(sorted(expect.receivers))}",
               f"timings {timings.label}: {timings.describe(name)}; resolve floor {timings.resolve_floor_s:g}s",
-              f"deadlines: fire {fire:g}s, cause gone {mitigate:g}s, resolve {resolve:g}s; watch {timings.scale_expr(expect.watch) or '-'} "
-              f"(alert when {expect.threshold or '-'})"]
+              f"deadlines: fire {fire:g}s, cause gone {mitigate:g}s, resolve {resolve:g}s; "
+              f"watch {timings.scale_expr(expect.watch) or '-'} (alert when {expect.threshold or '-'})"]
     steps: list[PlanStep] = []
     if name not in runbook:
         steps.append(PlanStep("runbook", f"section for {name}", problem=f"the runbook {runbook.path} has no section for {name}"))
