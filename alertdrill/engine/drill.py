@@ -485,7 +485,7 @@ class Drill:
         # The cause must be gone well before the resolved notices are due: a remediation that changed
         # nothing fails at this deadline, not after three resolve floors more of waiting.
         mitigate_by = self.ctx.mitigate_deadline_s(name)
-        seen: dict = {"states": [], "gaps": [], "got": set(), "cause_gone": False}
+        seen: dict = {"states": [], "gaps": [], "got": set()}
 
         def resolved() -> bool:
             self._sample()
@@ -495,8 +495,8 @@ class Drill:
             inactive = not seen["states"] and not seen["gaps"]
             if inactive and not self.timeline.first("resolved"):
                 self.mark("resolved")
-            seen["cause_gone"] = seen["cause_gone"] or inactive or self.timeline.first("mitigated") is not None
-            if not seen["cause_gone"] and time.time() - since > mitigate_by:
+            cause_gone = self.timeline.first("resolved") or self.timeline.first("mitigated")
+            if not cause_gone and time.time() - since > mitigate_by:
                 self._cause_not_removed(mitigate_by, seen["states"], seen["gaps"])
             seen["got"] = set(self._notified("resolved", since))
             return inactive and seen["got"] >= self.expect.receivers

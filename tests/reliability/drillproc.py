@@ -128,8 +128,8 @@ def leftovers(*, stack_up: bool) -> list[str]:
                          f"enabled {p.get('enabled')}")
     docker = DockerClient(container=lane.container)
     try:
-        found += [f"{service}:{path} differs from the image"
-                  for service, paths in differing_config_files_by_service(docker, conf.services).items() for path in paths]
+        differing = differing_config_files_by_service(docker, conf.services)
+        found += [f"{service}:{path} differs from the image" for service, paths in differing.items() for path in paths]
     finally:
         docker.close()
     with psycopg.connect(ends.postgres_dsn, connect_timeout=5, autocommit=True) as conn:
