@@ -39,11 +39,13 @@ command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 # The platform's own tests start throwaway Postgres and Redis servers on the host.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# The report's browser tests render it headless (tests/report/test_report_browser.py).
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
   log "installing ${need[*]}"; apt_install "${need[@]}"; changed=1
 elif [ ${#need[@]} -gt 0 ]; then
   log "no apt-get: ${need[*]} not installed (the rules tests use promtool/amtool from the stack images instead)"
-else log "promtool, amtool, debootstrap, postgresql, redis-server present"; fi
+else log "promtool, amtool, debootstrap, postgresql, redis-server, chromium present"; fi
 
 # 3. Start the engine with no bridge networking (everything uses host networking).
 if ! engine_up; then
