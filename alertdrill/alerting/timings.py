@@ -184,14 +184,11 @@ class Timings:
 
     @property
     def steady_hold_s(self) -> float:
-        """Steady state must hold this long: a rule reloaded a moment ago, or a window still holding the
-        last fault's samples, shows at its next evaluation, so two evaluations plus a second."""
+        """The longest steady state must hold: a rule reloaded a moment ago, or a window still holding
+        the last fault's samples, shows at its next evaluation, so two evaluations plus a second. A drill
+        ends the hold sooner once Prometheus shows every target scraped and every rule group evaluated
+        since the stack looked steady (alertdrill.engine.observe.evaluated_since)."""
         return 2 * self.evaluation_s + 1
-
-    @property
-    def reload_settle_s(self) -> float:
-        """After a configuration reload: three evaluations, so the restored rules have been evaluated."""
-        return 3 * self.evaluation_s
 
     def describe(self, alert: str) -> str:
         return (f"for {self.for_s(alert):g}s, window {self.window_s(alert):g}s, "

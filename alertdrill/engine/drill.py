@@ -22,7 +22,7 @@ from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import Fault
 from alertdrill.engine.guards import Guard
 from alertdrill.engine.monitoring import label_alerts
-from alertdrill.engine.observe import Observer, notice_problems
+from alertdrill.engine.observe import Evaluated, Observer, notice_problems
 from alertdrill.engine.remediations import Remediation
 from alertdrill.runbook.promises import Threshold
 from alertdrill.engine.timeline import Phase, Timeline
@@ -194,21 +194,28 @@ class Drill:
     # -- before the fault ------------------------------------------------------------------------------
     def steady_state(self, timeout: float | None = None, *, ending: bool = False) -> None:
         """All services healthy, the backend ready, any signal generator caught up, and no alert pending
-        or firing anywhere, for the timing model's hold period in a row. `ending`: the drill's last check,
-        where its own named side effects may still be pending while their windows drain (minutes at
-        production timings); firing they still count."""
+        or firing anywhere, in a row until Prometheus has scraped every target and evaluated every rule
+        group since it all looked so (what the fixed hold guesses at: it shows at most that long, and
+        decides alone where Prometheus cannot tell). `ending`: the drill's last check, where its own named
+        side effects may still be pending while their windows drain (minutes at production timings);
+        firing they still count."""
         timeout = timeout or self.ctx.timeouts.steady
         tolerate = frozenset(self.expect.side_effects) if ending else frozenset()
         hold = self.ctx.timings.steady_hold_s
         seen = {"problems": [], "clean_since": None}
 
         def steady() -> bool:
+            since = seen["clean_since"]
+            # Asked before the alerts are read: the states read next come from those evaluations or later.
+            evaluated = since is not None and self.obs.evaluated(since)
             seen["problems"] = self.obs.steady_problems(tolerate)
             if seen["problems"]:
                 seen["clean_since"] = None
                 return False
-            seen["clean_since"] = seen["clean_since"] or time.monotonic()
-            return time.monotonic() - seen["clean_since"] >= hold
+            if since is None:
+                seen["clean_since"] = Evaluated(time.time())
+                return False
+            return evaluated is True or time.time() - since.since >= hold
 
         def fail() -> None:
             raise SteadyStateError(
@@ -220,7 +227,7 @@ class Drill:
                      f"{self.ctx.endpoints.prometheus}/alerts, or `make down` and rerun")
 
         with self.phase("steady state"):
-            until(steady, timeout, poll=1.0, on_timeout=fail, every=PROGRESS_EVERY_S,
+            until(steady, timeout, poll=self.POLL, on_timeout=fail, every=PROGRESS_EVERY_S,
                   progress=self._progress(lambda: "waiting for steady state: " + "; ".join(seen["problems"])))
 
     def workload(self, load, warmup: float = 0.0) -> None:

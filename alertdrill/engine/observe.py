@@ -14,13 +14,39 @@ import httpx
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.errors import AlertNotFired
-from alertdrill.target.clients.prometheus import AlertState, PrometheusError
+from alertdrill.target.clients.prometheus import AlertState, PrometheusError, epoch
 from alertdrill.target.clients.sink import Notification
 from alertdrill.target.settings import SERVICES
 
 MONITORING_ERRORS = (PrometheusError, httpx.HTTPError)
 # Signals the generator may hold in a steady stack: one a second, each in flight for milliseconds.
 STEADY_BACKLOG = 3
+# A rule group reads the samples stamped up to its scheduled tick, and starts (the `lastEvaluation` the
+# API shows) a moment after that tick: an evaluation counts as having seen a scrape only when it started
+# this long after the scrape ended, so a tick that came late still falls after the scrape began.
+EVALUATION_JITTER_S = 0.1
+
+
+class Evaluated:
+    """Whether Prometheus has scraped every target since `since` and evaluated every rule group after
+    those scrapes ended, told from its API at successive looks: the alert states it shows afterwards
+    were computed from the stack as it has been since then. The API shows only each target's latest
+    scrape, so the first look that finds every target scraped since `since` marks when those scrapes had
+    ended, and later evaluations are judged against that mark."""
+
+    def __init__(self, since: float) -> None:
+        self.since = since
+        self.scraped_by: float | None = None
+
+    def look(self, targets: list[dict], groups: list[dict]) -> bool | None:
+        """None when there is nothing to tell it by (no target or no rule group)."""
+        if not targets or not groups:
+            return None
+        if self.scraped_by is None:
+            if min(epoch(t["lastScrape"]) for t in targets) < self.since:
+                return False
+            self.scraped_by = max(epoch(t["lastScrape"]) + float(t.get("lastScrapeDuration") or 0) for t in targets)
+        return all(epoch(g["lastEvaluation"]) >= self.scraped_by + EVALUATION_JITTER_S for g in groups)
 
 
 def since_range(since: float) -> str:
@@ -126,6 +152,13 @@ class Observer:
         return "\n".join(lines)
 
     # -- steady state --------------------------------------------------------------------------------
+    def evaluated(self, since: Evaluated) -> bool | None:
+        """One look for `since` (see Evaluated); None when Prometheus cannot tell, or cannot be reached."""
+        try:
+            return since.look(self.ctx.prometheus.targets(), self.ctx.prometheus.rule_groups())
+        except (*MONITORING_ERRORS, KeyError, ValueError):  # an API of another shape: the fixed hold decides
+            return None
+
     def active_alerts(self, tolerate_pending: frozenset[str] = frozenset()) -> list[str]:
         """Every alert pending or firing in Prometheus now, as "name (state)"; those named in
         `tolerate_pending` may be pending."""

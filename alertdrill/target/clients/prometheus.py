@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 
@@ -29,6 +31,13 @@ class AlertState:
 
 class PrometheusError(RuntimeError):
     pass
+
+
+def epoch(timestamp: str) -> float:
+    """An RFC 3339 timestamp of Prometheus' API (nanoseconds, `Z`) as Unix seconds; Go's zero time (a
+    rule group not yet evaluated, a target not yet scraped) comes out far in the past."""
+    text = re.sub(r"(\.\d{6})\d+", r"\1", timestamp.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text).timestamp()
 
 
 class PrometheusClient(HttpApi):
@@ -78,6 +87,10 @@ class PrometheusClient(HttpApi):
         """Alerting rules currently loaded (name, query, duration, labels)."""
         groups = self._get("/api/v1/rules", type="alert")["groups"]
         return [rule for g in groups for rule in g["rules"]]
+
+    def rule_groups(self) -> list[dict]:
+        """Every loaded rule group with its evaluation state (name, interval, lastEvaluation, rules)."""
+        return self._get("/api/v1/rules")["groups"]
 
     def config(self) -> dict:
         """The configuration the running Prometheus loaded (parsed YAML)."""

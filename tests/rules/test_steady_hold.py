@@ -1,0 +1,135 @@
+"""Steady state holds until Prometheus has scraped every target and evaluated every rule group since the
+stack looked steady, and at most the timing model's fixed hold: against stand-ins for Prometheus' API
+and the drill's observer, no containers."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from types import SimpleNamespace
+
+import pytest
+
+from alertdrill.engine.drill import Drill
+from alertdrill.engine.observe import EVALUATION_JITTER_S, Evaluated
+from alertdrill.errors import SteadyStateError
+
+T0 = 1_800_000_000.0
+
+
+def rfc3339(t: float) -> str:
+    """As Prometheus writes it: nanoseconds and Z."""
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"
+
+
+def target(scraped: float, took: float = 0.002) -> dict:
+    return {"lastScrape": rfc3339(scraped), "lastScrapeDuration": took}
+
+
+def group(evaluated: float | None) -> dict:
+    return {"lastEvaluation": "0001-01-01T00:00:00Z" if evaluated is None else rfc3339(evaluated)}
+
+
+def test_every_target_scraped_then_every_group_evaluated_is_evaluated():
+    e = Evaluated(T0)
+    targets = [target(T0 + 0.2), target(T0 + 0.7, took=0.05)]
+    assert e.look(targets, [group(T0 + 0.75 + EVALUATION_JITTER_S + 0.01)]) is True
+
+
+def test_a_target_last_scraped_before_the_stack_looked_steady_is_not():
+    assert Evaluated(T0).look([target(T0 - 0.1), target(T0 + 0.5)], [group(T0 + 2)]) is False
+
+
+def test_an_evaluation_that_started_before_the_scrapes_ended_is_not():
+    targets = [target(T0 + 0.2), target(T0 + 0.7, took=0.05)]
+    assert Evaluated(T0).look(targets, [group(T0 + 0.74)]) is False
+    # within the jitter allowance: its tick may have come before the scrape
+    assert Evaluated(T0).look(targets, [group(T0 + 0.75 + EVALUATION_JITTER_S / 2)]) is False
+
+
+def test_the_scrapes_are_marked_at_the_first_look_that_finds_them_all():
+    """Targets are scraped at offsets of their own, so at any look one of them was scraped after the
+    latest evaluation: the evaluations are judged against the scrapes the first look found."""
+    e = Evaluated(T0)
+    assert e.look([target(T0 + 0.2), target(T0 + 0.9)], [group(T0 + 0.5)]) is False
+    # a second look: both targets scraped again (one just now), the group evaluated after the marked scrapes
+    assert e.look([target(T0 + 1.2), target(T0 + 1.9)], [group(T0 + 1.5)]) is True
+    assert e.scraped_by == pytest.approx(T0 + 0.902, abs=1e-3)
+
+
+def test_one_group_behind_is_enough_to_wait():
+    assert Evaluated(T0).look([target(T0 + 0.2)], [group(T0 + 1.5), group(T0 + 0.1)]) is False
+
+
+def test_a_group_reloaded_and_not_yet_evaluated_is_not():
+    assert Evaluated(T0).look([target(T0 + 0.2)], [group(T0 + 1.5), group(None)]) is False
+
+
+def test_nothing_to_tell_by_is_none():
+    assert Evaluated(T0).look([], [group(T0 + 2)]) is None
+    assert Evaluated(T0).look([target(T0 + 1)], []) is None
+
+
+class Observed:
+    """The drill's observer: problems and evaluation answers over time since the first look."""
+
+    def __init__(self, problems=lambda t: [], evaluated=lambda t: False):
+        self.start = time.monotonic()
+        self.problems, self.answer = problems, evaluated
+        self.looks = 0
+
+    def now(self) -> float:
+        return time.monotonic() - self.start
+
+    def steady_problems(self, tolerate):
+        self.looks += 1
+        return self.problems(self.now())
+
+    def evaluated(self, since):
+        return self.answer(self.now())
+
+
+def _drill(obs: Observed, hold: float = 3.0, timeout: float = 10.0) -> Drill:
+    d = Drill.__new__(Drill)
+    d.ctx = SimpleNamespace(timeouts=SimpleNamespace(steady=timeout), timings=SimpleNamespace(steady_hold_s=hold),
+                            handlers=[], reporter=lambda line: None, progress_lines=False)
+    d.expect = SimpleNamespace(side_effects={})
+    d.timeline = SimpleNamespace(phases=[])
+    d.obs = obs
+    return d
+
+
+def test_steady_state_ends_once_prometheus_has_evaluated_not_after_the_fixed_hold():
+    obs = Observed(evaluated=lambda t: t > 0.8)
+    started = time.monotonic()
+    _drill(obs, hold=5.0).steady_state()
+    took = time.monotonic() - started
+    assert 0.8 < took < 5.0, f"steady state took {took:.1f}s: it should end at the first look after the evaluation"
+
+
+def test_without_an_evaluation_the_fixed_hold_decides():
+    for answer in (False, None):
+        obs = Observed(evaluated=lambda t, a=answer: a)
+        started = time.monotonic()
+        _drill(obs, hold=1.5).steady_state()
+        assert time.monotonic() - started >= 1.5
+
+
+def test_a_problem_starts_the_hold_again():
+    # Evaluated from the first look on, but the stack is unsteady at the second look (0.5 s): steady only
+    # at the look after the next clean one (1.5 s), not at that clean look itself (1.0 s).
+    obs = Observed(problems=lambda t: ["backend /ready -> 503"] if 0.3 < t < 0.8 else [], evaluated=lambda t: True)
+    d = _drill(obs, hold=5.0)
+    started = time.monotonic()
+    d.steady_state()
+    assert time.monotonic() - started > 1.25
+
+
+def test_never_steady_fails_with_what_stood_in_the_way():
+    obs = Observed(problems=lambda t: ["alerts active in Prometheus: RedisDisconnected (firing)"],
+                   evaluated=lambda t: True)
+    d = _drill(obs, hold=0.5, timeout=1.0)
+    d.obs.situation = lambda: "situation"
+    d.ctx.endpoints = SimpleNamespace(prometheus="http://127.0.0.1:9090")
+    with pytest.raises(SteadyStateError, match="did not reach steady state") as caught:
+        d.steady_state()
+    assert "RedisDisconnected (firing)" in str(caught.value)
