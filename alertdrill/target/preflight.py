@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import tarfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -113,14 +114,32 @@ def differing_config_files(docker, service: str) -> list[str]:
     container = docker.container(service)
     if container is None or not container.attrs["State"].get("Running"):
         return []
-    changed = [c["Path"] for c in container.diff() or [] if c["Kind"] in (0, 1)
-               and any(fnmatch(os.path.basename(c["Path"]), pat) for pat in CONFIG_FILES)]
+    changed = [path for path in changed_paths(container) if any(fnmatch(os.path.basename(path), pat)
+                                                                    for pat in CONFIG_FILES)]
     return [path for path in changed if _read(container, path) != _image_file(docker, container.image.id, path)]
 
 
+def changed_paths(container) -> list[str]:
+    """Files the container changed or added over its image (not those it deleted). Read from overlay2's
+    upper directory where this process can (a local daemon, run as root), which takes milliseconds;
+    otherwise asked of the daemon (`docker diff`: 0.2-0.7 s a container, 2-5 s for the stack's nine at
+    once, while it mounts each container's layers)."""
+    driver = container.attrs.get("GraphDriver") or {}
+    upper = (driver.get("Data") or {}).get("UpperDir") or ""
+    if driver.get("Name") != "overlay2" or not os.path.isdir(upper):
+        return [c["Path"] for c in container.diff() or [] if c["Kind"] in (0, 1)]
+    found = []
+    for root, _, files in os.walk(upper):
+        for name in files:
+            path = os.path.join(root, name)
+            if not stat.S_ISCHR(os.lstat(path).st_mode):  # a character device there is a deletion (whiteout)
+                found.append("/" + os.path.relpath(path, upper))
+    return found
+
+
 def differing_config_files_by_service(docker, services) -> dict[str, list[str]]:
-    """differing_config_files for each service, asked at once: the daemon takes 0.5-1.3 s to diff a
-    container's filesystem, about 8 s for the nine of the stack one after another, 5 s together."""
+    """differing_config_files for each service, asked at once (where `docker diff` is needed, the daemon
+    answers for several containers at once sooner than one after another)."""
     services = list(services)
     with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
         return dict(zip(services, pool.map(lambda service: differing_config_files(docker, service), services)))
