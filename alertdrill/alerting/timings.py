@@ -184,10 +184,10 @@ class Timings:
 
     @property
     def steady_hold_s(self) -> float:
-        """The longest steady state must hold: a rule reloaded a moment ago, or a window still holding
-        the last fault's samples, shows at its next evaluation, so two evaluations plus a second. A drill
-        ends the hold sooner once Prometheus shows every target scraped and every rule group evaluated
-        since the stack looked steady (alertdrill.engine.observe.evaluated_since)."""
+        """How long steady state must hold at most: a rule reloaded a moment ago, or a window still
+        holding the last fault's samples, shows at its next evaluation, so two evaluations plus a second.
+        A drill ends the hold sooner once Prometheus shows every target scraped and every rule group
+        evaluated since the stack looked steady (alertdrill.engine.observe.Evaluated)."""
         return 2 * self.evaluation_s + 1
 
     def describe(self, alert: str) -> str:

@@ -194,11 +194,11 @@ class Drill:
     # -- before the fault ------------------------------------------------------------------------------
     def steady_state(self, timeout: float | None = None, *, ending: bool = False) -> None:
         """All services healthy, the backend ready, any signal generator caught up, and no alert pending
-        or firing anywhere, in a row until Prometheus has scraped every target and evaluated every rule
-        group since it all looked so (what the fixed hold guesses at: it shows at most that long, and
-        decides alone where Prometheus cannot tell). `ending`: the drill's last check, where its own named
-        side effects may still be pending while their windows drain (minutes at production timings);
-        firing they still count."""
+        or firing anywhere, in a row until Prometheus shows every target scraped and every rule group
+        evaluated since (Observer.evaluated), and at most for the timing model's fixed hold, which alone
+        decides where Prometheus cannot tell. `ending`: the drill's last check, where its own named side
+        effects may still be pending while their windows drain (minutes at production timings); firing
+        they still count."""
         timeout = timeout or self.ctx.timeouts.steady
         tolerate = frozenset(self.expect.side_effects) if ending else frozenset()
         hold = self.ctx.timings.steady_hold_s
