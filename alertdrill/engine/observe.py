@@ -14,8 +14,9 @@ import httpx
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.errors import AlertNotFired
-from alertdrill.target.clients.prometheus import AlertState, PrometheusError, epoch
+from alertdrill.target.clients.prometheus import AlertState, PrometheusError
 from alertdrill.target.clients.sink import Notification
+from alertdrill.target.clients.timestamps import epoch
 from alertdrill.target.settings import SERVICES
 
 MONITORING_ERRORS = (PrometheusError, httpx.HTTPError)
@@ -43,10 +44,15 @@ class Evaluated:
         if not targets or not groups:
             return None
         if self.scraped_by is None:
-            if min(epoch(t["lastScrape"]) for t in targets) < self.since:
+            if min(_at(t["lastScrape"]) for t in targets) < self.since:
                 return False
-            self.scraped_by = max(epoch(t["lastScrape"]) + float(t.get("lastScrapeDuration") or 0) for t in targets)
-        return all(epoch(g["lastEvaluation"]) >= self.scraped_by + EVALUATION_JITTER_S for g in groups)
+            self.scraped_by = max(_at(t["lastScrape"]) + float(t.get("lastScrapeDuration") or 0) for t in targets)
+        return all(_at(g["lastEvaluation"]) >= self.scraped_by + EVALUATION_JITTER_S for g in groups)
+
+
+def _at(stamp: str) -> float:
+    """Epoch seconds; Go's zero time (a group not yet evaluated, a target not yet scraped) as long ago."""
+    return epoch(stamp) or 0.0
 
 
 def since_range(since: float) -> str:

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from datetime import datetime
 
 import httpx
 
@@ -31,13 +29,6 @@ class AlertState:
 
 class PrometheusError(RuntimeError):
     pass
-
-
-def epoch(timestamp: str) -> float:
-    """An RFC 3339 timestamp of Prometheus' API (nanoseconds, `Z`) as Unix seconds; Go's zero time (a
-    rule group not yet evaluated, a target not yet scraped) comes out far in the past."""
-    text = re.sub(r"(\.\d{6})\d+", r"\1", timestamp.replace("Z", "+00:00"))
-    return datetime.fromisoformat(text).timestamp()
 
 
 class PrometheusClient(HttpApi):

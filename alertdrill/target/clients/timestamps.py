@@ -1,4 +1,4 @@
-"""RFC 3339 times as the Docker and Alertmanager APIs write them (nanoseconds, Z or an offset)."""
+"""RFC 3339 times as the Docker, Alertmanager and Prometheus APIs write them (nanoseconds, Z or an offset)."""
 from __future__ import annotations
 
 import re
