@@ -122,10 +122,6 @@ class Timings:
         return self.drill_s(self.root_route_ms["group_interval"])
 
     @property
-    def repeat_interval_s(self) -> float:
-        return self.drill_s(self.root_route_ms["repeat_interval"])
-
-    @property
     def resend_delay_ms(self) -> int:
         return max(self.drill_ms(PRODUCTION_RESEND_DELAY_MS), self.evaluation_ms)
 

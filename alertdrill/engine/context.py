@@ -4,7 +4,6 @@ it at call time."""
 from __future__ import annotations
 
 import copy
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -72,12 +71,6 @@ class DrillContext:
         other = copy.copy(self)
         other.runbook = runbook
         other.promises = parse_promises(runbook)
-        return other
-
-    def with_gameday(self, **changes) -> "DrillContext":
-        """The same context run another way (e.g. remediate="human", max_drill_s=600)."""
-        other = copy.copy(self)
-        other.gameday = dataclasses.replace(self.gameday, **changes)
         return other
 
     def fire_deadline_s(self, alert: str) -> float:

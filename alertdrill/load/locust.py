@@ -463,12 +463,6 @@ class LocustLoad:
         stats.exceptions = _read_csv_list(Path(str(self.prefix) + "_exceptions.csv"))
         return stats
 
-    def log_tail(self, chars: int = 3000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:] if self.log_path else ""
-        except OSError:
-            return ""
-
     def __repr__(self) -> str:
         state = "running" if self.running else ("done" if self.proc else "new")
         return (f"LocustLoad({self.locustfile.name}, users={self.users}, run_time={self.run_time:g}s, "

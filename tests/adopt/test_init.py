@@ -13,7 +13,9 @@ import pytest
 import demo_platform
 from alertdrill import config
 from alertdrill.adopt import coverage, receivers
+from alertdrill.engine.drill import Drill
 from alertdrill.errors import FaultNotWritten
+from tests.doubles import stand_in
 
 
 def init(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -53,13 +55,8 @@ def test_the_skeleton_reads_like_the_runbook_and_carries_the_promise(platform):
     assert (e.alertname, e.severity, e.receivers) == ("WebDown", "critical", frozenset({"pager", "chat"}))
     assert (e.watch, e.threshold) == ('up{job="web"}', "== 0")
     with pytest.raises(FaultNotWritten, match="the drill of WebDown has no fault yet") as err:
-        ns["run"](_SteadyOnly(), None)
+        ns["run"](stand_in(Drill), None)
     assert "delete the placeholder line" in str(err.value)
-
-
-class _SteadyOnly:
-    def steady_state(self):
-        pass
 
 
 def test_init_keeps_existing_drills_and_configuration(platform):

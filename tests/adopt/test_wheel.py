@@ -8,6 +8,7 @@ reaching PyPI for the wheel's dependencies (a warm pip cache makes it quick)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -51,6 +52,74 @@ def test_the_wheels_only_top_level_package_is_alertdrill(wheel):
     assert not [n for n in names if n.startswith(("alertdrill/stack", "stack/", "scenarios/", "tests/"))]
 
 
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> tuple[Path, dict]:
+    """A fresh virtual environment with the wheel installed, and an environment free of this checkout's
+    settings (and of the drill lane this test runs in): (its bin folder, the environment)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "ALERTDRILL_CONFIG",
+                                                             "ALERTDRILL_LANE", "ALERTDRILL_STATE_DIR")}
+    where = tmp_path_factory.mktemp("venv")
+    venv.EnvBuilder(with_pip=True).create(where)
+    run([where / "bin" / "pip", "install", "-q", wheel], cwd=where, timeout=900, env=env)
+    return where / "bin", env
+
+
+ANOTHER_PROJECT = {
+    "pyproject.toml": '[project]\nname = "ledger"\nversion = "1.0"\n\n'
+                      '[tool.pytest.ini_options]\naddopts = "--strict-markers"\n',
+    "tests/conftest.py": "import pytest\n\n\n@pytest.fixture\ndef stack():\n    return ['own']\n",
+    "tests/test_ledger.py": """import signal
+
+import pytest
+
+
+def test_adds():
+    assert 1 + 1 == 2
+
+
+def test_fails_on_purpose():
+    assert 1 + 1 == 3
+
+
+def test_its_own_stack_fixture(stack):
+    assert stack == ["own"]
+
+
+def test_no_signal_handler_is_installed():
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL
+
+
+@pytest.mark.parametrize("name", ["drill", "drill_context", "drill_settings", "drill_config"])
+def test_no_drill_fixture_is_offered(request, name):
+    with pytest.raises(pytest.FixtureLookupError):
+        request.getfixturevalue(name)
+""",
+}
+
+
+def test_an_unconfigured_project_runs_its_tests_unchanged(installed, tmp_path):
+    """Installed beside a project with its own tests and no [tool.alertdrill], the plugin raises nothing,
+    prints nothing, installs no signal handler, offers no fixture, and the run reads as it does without it."""
+    bin_, env = installed
+    for name, text in ANOTHER_PROJECT.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert "--drill-factor" in run([bin_ / "pytest", "--help"], cwd=tmp_path, timeout=120, env=env).stdout, \
+        "the plugin is not loaded: this test would prove nothing"
+
+    def pytest_run(*extra: str) -> tuple[int, str]:
+        proc = subprocess.run([str(bin_ / "pytest"), "-p", "no:cacheprovider", "-rA", *extra], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300, env=env)
+        out = re.sub(r" in [0-9.]+s", " in Xs", proc.stdout + proc.stderr)
+        return proc.returncode, re.sub(r"(?m)^plugins: .*\n", "", out)  # the one line that names it
+
+    with_plugin, without = pytest_run(), pytest_run("-p", "no:alertdrill")
+    assert with_plugin == without, f"with alertdrill:\n{with_plugin[1]}\nwithout:\n{without[1]}"
+    assert with_plugin[0] == 1 and "1 failed, 7 passed" in with_plugin[1], with_plugin[1]
+    assert "alertdrill" not in with_plugin[1]
+
+
 def _docker_ready() -> str:
     if not shutil.which("docker"):
         return "no docker CLI"
@@ -71,16 +140,12 @@ def _write_fault(scenario: Path) -> None:
 
 
 @pytest.mark.drill
-def test_a_second_platform_is_drilled_from_the_installed_wheel(wheel, tmp_path):
+def test_a_second_platform_is_drilled_from_the_installed_wheel(installed, tmp_path):
     why = _docker_ready()
     if why:
         pytest.skip(why)
     # a platform of its own: none of this checkout's settings, nor those of the drill lane this test runs in
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "ALERTDRILL_CONFIG",
-                                                             "ALERTDRILL_LANE", "ALERTDRILL_STATE_DIR")}
-    venv.EnvBuilder(with_pip=True).create(tmp_path / "venv")
-    bin_ = tmp_path / "venv" / "bin"
-    run([bin_ / "pip", "install", "-q", wheel], cwd=tmp_path, timeout=900, env=env)
+    bin_, env = installed
     platform = demo_platform.write(tmp_path / "web-platform")
     compose = ["docker", "compose", "-p", demo_platform.PROJECT, "-f", platform / "compose.yml"]
     try:
@@ -93,7 +158,7 @@ def test_a_second_platform_is_drilled_from_the_installed_wheel(wheel, tmp_path):
         assert str(REPO) not in drill, "the drill used a path into the alertdrill repository"
         where = run([bin_ / "python", "-c", "import alertdrill; print(alertdrill.__file__)"], cwd=platform,
                     timeout=60, env=env).stdout
-        assert where.startswith(str(tmp_path / "venv")), where
+        assert where.startswith(str(bin_.parent)), where
         assert (platform / ".alertdrill" / "timelines" / "test_WebDown.json").is_file()
         cov = subprocess.run([bin_ / "alertdrill", "coverage", "--fail-on-gap"], cwd=platform, capture_output=True,
                              text=True, timeout=120, env=env)

@@ -8,7 +8,7 @@ from types import ModuleType
 
 import pytest
 
-from alertdrill.engine.breakage import Breakage, drop_between, in_rule, replace
+from tests.drill.breakage import Breakage, drop_between, in_rule, replace
 from alertdrill.errors import (AlertNotFired, AlertNotResolved, InvariantViolated, InvestigationFailed,
                                NotificationMissing, UnexpectedAlert)
 

@@ -1,17 +1,27 @@
 """Abort conditions, without a stack: a health probe failing past its grace, an unrelated critical alert,
-the maximum duration. Each stops the drill with DrillAborted saying why (the drill then heals)."""
+the maximum duration. Each stops the drill with DrillAborted saying why (the drill then heals). The drill's
+Observer is the real one, reading stand-ins of the Prometheus, sink and Docker clients that are tied to
+those classes (tests/doubles.py): a method renamed on either side fails here."""
 from __future__ import annotations
 
 import http.server
 import threading
-from types import SimpleNamespace
-
 import pytest
 
 from alertdrill.engine import abort
 from alertdrill.engine.abort import AbortConditions
-from alertdrill.engine.context import Gameday
+from alertdrill.engine.context import DrillContext, Gameday
+from alertdrill.engine.drill import Drill
+from alertdrill.engine.expectation import AlertExpectation
+from alertdrill.engine.observe import Observer
+from alertdrill.engine.timeline import Timeline
 from alertdrill.errors import DrillAborted
+from alertdrill.target.clients import PrometheusClient, SinkClient
+from alertdrill.target.clients.docker import DockerClient
+from alertdrill.target.clients.prometheus import AlertState
+from tests.doubles import stand_in
+
+EXPECT = AlertExpectation("RedisDisconnected", "critical", frozenset({"pagerduty"}))
 
 
 class Status(http.server.BaseHTTPRequestHandler):
@@ -35,10 +45,18 @@ def probe_server():
     server.shutdown()
 
 
-def a_drill(critical=(), started=0.0):
-    return SimpleNamespace(started=started, expect=SimpleNamespace(alertname="RedisDisconnected"),
-                           timeline=SimpleNamespace(scenario="test_RedisDisconnected"),
-                           obs=SimpleNamespace(unexpected_critical=lambda: list(critical), situation=lambda: "situation"))
+def firing(name: str, severity: str) -> AlertState:
+    return AlertState(name, "firing", {"alertname": name, "severity": severity}, {}, 1.0, "")
+
+
+def a_drill(alerts=(), started=0.0, side_effects=None):
+    """A drill whose real Observer sees `alerts` in Prometheus."""
+    expect = AlertExpectation(EXPECT.alertname, EXPECT.severity, EXPECT.receivers, side_effects=side_effects or {})
+    ctx = stand_in(DrillContext, prometheus=stand_in(PrometheusClient, alerts=lambda: list(alerts)),
+                   sink=stand_in(SinkClient, notifications=lambda **kw: []),
+                   docker=stand_in(DockerClient, states=lambda names: {n: "running (healthy)" for n in names}))
+    return stand_in(Drill, started=started, expect=expect, obs=Observer(ctx, expect, started),
+                    timeline=Timeline(scenario="test_RedisDisconnected", alert=EXPECT.alertname, factor=30.0))
 
 
 @pytest.fixture
@@ -72,10 +90,37 @@ def test_a_probe_failing_past_its_grace_aborts(probe_server, clock):
 
 
 def test_an_unrelated_critical_alert_aborts_only_when_asked(clock):
-    other = SimpleNamespace(name="HighErrorRate")
+    other = firing("HighErrorRate", "critical")
     AbortConditions(Gameday(abort_on_critical=False)).check(a_drill([other], started=clock["t"]))
-    with pytest.raises(DrillAborted, match="an unrelated critical alert fired during the RedisDisconnected drill: HighErrorRate"):
+    with pytest.raises(DrillAborted, match="an unrelated critical alert fired during the RedisDisconnected drill: "
+                                           "HighErrorRate") as caught:
         AbortConditions(Gameday(abort_on_critical=True)).check(a_drill([other], started=clock["t"]))
+    assert "HighErrorRate firing severity=critical" in str(caught.value), "the situation shows what fired"
+
+
+def test_the_expected_alert_a_side_effect_or_a_warning_do_not_abort(clock):
+    conditions = AbortConditions(Gameday(abort_on_critical=True))
+    conditions.check(a_drill([firing("RedisDisconnected", "critical")], started=clock["t"]))
+    clock["t"] += 2
+    conditions.check(a_drill([firing("HighErrorRate", "critical")], started=clock["t"],
+                             side_effects={"HighErrorRate": "requests fail while Redis is gone"}))
+    clock["t"] += 2
+    conditions.check(a_drill([firing("HighAPILatency", "warning")], started=clock["t"]))
+
+
+def test_the_cli_default_aborts_on_an_unrelated_critical_alert(clock):
+    """`alertdrill gameday` turns --abort-on-critical on by default: its conditions run against the real
+    Observer (a stand-in once named a method the Observer no longer had, and gameday failed at its first look)."""
+    import argparse
+
+    from alertdrill import gameday
+
+    parser = argparse.ArgumentParser()
+    gameday.add_arguments(parser)
+    assert parser.parse_args(["RedisDisconnected"]).abort_on_critical is True
+    with pytest.raises(DrillAborted, match="unrelated critical alert"):
+        AbortConditions(Gameday(abort_on_critical=True)).check(a_drill([firing("PaymentWebhookFailures", "critical")],
+                                                                       started=clock["t"]))
 
 
 def test_the_maximum_duration_aborts(clock):

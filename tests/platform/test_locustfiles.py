@@ -26,20 +26,28 @@ def load(tmp_path: Path, file: str, url: str, *, users: int = 2, run_time: float
                       out_dir=tmp_path / "load", **kw)
 
 
+def log_tail(ld: LocustLoad, chars: int = 3000) -> str:
+    """The end of a load's log, for a failure message."""
+    try:
+        return ld.log_path.read_text(errors="replace")[-chars:] if ld.log_path else ""
+    except OSError:
+        return ""
+
+
 def run_for(ld: LocustLoad, seconds: float) -> LoadStats:
     """Start, let it run `seconds`, stop with SIGTERM (the mid-run path a drill uses), return its stats."""
     with ld:
         time.sleep(seconds)
     assert not ld.running
     stats = ld.stats
-    assert stats is not None and stats.source == "report", f"{stats}\n{ld.log_tail()}"
+    assert stats is not None and stats.source == "report", f"{stats}\n{log_tail(ld)}"
     return stats
 
 
 def no_failures(stats: LoadStats, ld: LocustLoad) -> None:
-    assert stats.requests() > 0, f"no requests made\n{stats}\n{ld.log_tail()}"
-    assert stats.failures() == 0, f"failures:\n{stats}\n{ld.log_tail()}"
-    assert not stats.exceptions, f"exceptions in users:\n{stats}\n{ld.log_tail()}"
+    assert stats.requests() > 0, f"no requests made\n{stats}\n{log_tail(ld)}"
+    assert stats.failures() == 0, f"failures:\n{stats}\n{log_tail(ld)}"
+    assert not stats.exceptions, f"exceptions in users:\n{stats}\n{log_tail(ld)}"
 
 
 # ------------------------------------------------------------------ LocustLoad itself
@@ -79,7 +87,7 @@ def test_exit_leaves_no_locust_behind(tmp_path, h):
         with ld:
             assert ld.running
             # once locust is up (its SIGTERM handler installed), fail inside the block
-            _wait_for(lambda: "All users spawned" in ld.log_tail(100_000), 20, "locust to spawn its user")
+            _wait_for(lambda: "All users spawned" in log_tail(ld, 100_000), 20, "locust to spawn its user")
             time.sleep(0.5)
             raise RuntimeError("boom")
     assert not ld.running and ld.proc.poll() is not None  # exited and reaped

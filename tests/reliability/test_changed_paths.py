@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import os
 import stat
-from types import SimpleNamespace
-
 import pytest
+from docker.models.containers import Container as SDKContainer
 
 from alertdrill.target.preflight import changed_paths
+from tests.doubles import stand_in
 
 
-class Container(SimpleNamespace):
-    diffs = 0
-
-    def diff(self):
-        self.diffs += 1
-        return self.changes
+def Container(attrs: dict, changes):  # noqa: N802 (reads as the class it stands in for)
+    """The Docker SDK's Container, its interface checked (tests/doubles.py): its inspect data and its diff."""
+    return stand_in(SDKContainer, attrs=attrs, diff=lambda: changes)
 
 
 def overlay(upper) -> dict:
@@ -32,7 +29,7 @@ def test_files_changed_or_added_are_read_from_the_upper_directory(tmp_path):
     (tmp_path / "var" / "empty").mkdir(parents=True)  # a directory alone is no file change
     c = Container(attrs=overlay(tmp_path), changes=[])
     assert sorted(changed_paths(c)) == ["/app/backend/.env", "/etc/denylist.txt"]
-    assert c.diffs == 0, "asked the daemon although the upper directory was readable"
+    assert c.diff.call_count == 0, "asked the daemon although the upper directory was readable"
 
 
 def test_a_deleted_file_is_not_a_change(tmp_path):
@@ -54,7 +51,7 @@ def test_elsewhere_the_daemon_is_asked(attrs):
     c = Container(attrs=attrs, changes=[{"Path": "/app/.env", "Kind": 0}, {"Path": "/app/new.env", "Kind": 1},
                                         {"Path": "/app/old.env", "Kind": 2}])
     assert changed_paths(c) == ["/app/.env", "/app/new.env"]
-    assert c.diffs == 1
+    assert c.diff.call_count == 1
 
 
 def test_the_daemon_answering_no_change_is_none(tmp_path):

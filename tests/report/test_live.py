@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import io
 from contextlib import nullcontext
-from types import SimpleNamespace
-
 from alertdrill.engine import live
+from alertdrill.engine.drill import Drill
+from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.live import LiveView, RichLine
-from alertdrill.engine.timeline import Event, Phase
+from alertdrill.engine.timeline import Event, Phase, Timeline
+from tests.doubles import stand_in
 
-DRILL = SimpleNamespace(expect=SimpleNamespace(alertname="RedisDisconnected", threshold="== 0"),
-                        timeline=SimpleNamespace(outcome="passed"))
+DRILL = stand_in(Drill, expect=AlertExpectation("RedisDisconnected", "critical", frozenset({"pagerduty"}),
+                                                threshold="== 0"),
+                 timeline=Timeline(scenario="test_RedisDisconnected", alert="RedisDisconnected", factor=30.0,
+                                   outcome="passed"))
 
 
 def run_a_drill(view: LiveView, polls: int) -> None:

@@ -4,12 +4,15 @@ inhibited after the settle, not after the whole wait."""
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
-
 import pytest
 
+from alertdrill.alerting.timings import Timings
+from alertdrill.engine.context import DrillContext
 from alertdrill.engine.evidence import wait_inhibited
 from alertdrill.errors import InvestigationFailed, NotInhibited
+from alertdrill.runbook.promises import AlertPromise, Inhibition, Promises, Threshold
+from alertdrill.target.clients import AlertmanagerClient, PrometheusClient
+from tests.doubles import stand_in
 
 SOURCE, TWIN, ROUTE = "CriticalAPILatency", "HighAPILatency", {"route": "/market"}
 
@@ -17,12 +20,17 @@ SOURCE, TWIN, ROUTE = "CriticalAPILatency", "HighAPILatency", {"route": "/market
 def _ctx(alerts_over_time, settle=0.5):
     """alerts_over_time(elapsed) -> the alerts Alertmanager lists at that moment."""
     start = time.monotonic()
-    rule = SimpleNamespace(target=TWIN, equal=["route"])
-    return SimpleNamespace(
-        promises=SimpleNamespace(alert=lambda name: SimpleNamespace(inhibits=[rule] if name == SOURCE else [])),
-        alertmanager=SimpleNamespace(alerts=lambda: alerts_over_time(time.monotonic() - start)),
-        prometheus=SimpleNamespace(alerts=lambda: []),
-        timings=SimpleNamespace(deadline_margin_s=settle))
+    rule = Inhibition(target=TWIN, equal=("route",))
+
+    def promise(name: str) -> AlertPromise:
+        return AlertPromise(name, "critical", Threshold.read("> 5"), 300_000, 120_000, {}, ("pagerduty",),
+                            inhibits=(rule,) if name == SOURCE else ())
+
+    return stand_in(
+        DrillContext, promises=stand_in(Promises, alert=promise),
+        alertmanager=stand_in(AlertmanagerClient, alerts=lambda **kw: alerts_over_time(time.monotonic() - start)),
+        prometheus=stand_in(PrometheusClient, alerts=lambda: []),
+        timings=stand_in(Timings, deadline_margin_s=settle))
 
 
 def _twin(inhibited_by=()):

@@ -1,16 +1,20 @@
 """Steady state holds until Prometheus has scraped every target and evaluated every rule group since the
 stack looked steady, and at most the timing model's fixed hold: against stand-ins for Prometheus' API
-and the drill's observer, no containers."""
+and the drill's observer (tied to the Observer's interface: tests/doubles.py), no containers."""
 from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from types import SimpleNamespace
-
 import pytest
 
+from alertdrill.alerting.timings import Timings
+from alertdrill.engine.context import DrillContext, Timeouts
 from alertdrill.engine.drill import Drill
-from alertdrill.engine.observe import EVALUATION_JITTER_S, Evaluated
+from alertdrill.engine.expectation import AlertExpectation
+from alertdrill.engine.observe import EVALUATION_JITTER_S, Evaluated, Observer
+from alertdrill.engine.timeline import Timeline
+from alertdrill.target.settings import Endpoints
+from tests.doubles import stand_in
 from alertdrill.errors import SteadyStateError
 
 T0 = 1_800_000_000.0
@@ -69,37 +73,30 @@ def test_nothing_to_tell_by_is_none():
     assert Evaluated(T0).look([target(T0 + 1)], []) is None
 
 
-class Observed:
+def observed(problems=lambda t: [], evaluated=lambda t: False, situation="situation"):
     """The drill's observer: problems and evaluation answers over time since the first look."""
+    start = time.monotonic()
 
-    def __init__(self, problems=lambda t: [], evaluated=lambda t: False):
-        self.start = time.monotonic()
-        self.problems, self.answer = problems, evaluated
-        self.looks = 0
+    def now() -> float:
+        return time.monotonic() - start
 
-    def now(self) -> float:
-        return time.monotonic() - self.start
-
-    def steady_problems(self, tolerate):
-        self.looks += 1
-        return self.problems(self.now())
-
-    def evaluated(self, since):
-        return self.answer(self.now())
+    return stand_in(Observer, steady_problems=lambda tolerate_pending=frozenset(): problems(now()),
+                    evaluated=lambda since: evaluated(now()), situation=lambda: situation)
 
 
-def _drill(obs: Observed, hold: float = 3.0, timeout: float = 10.0) -> Drill:
+def _drill(obs, hold: float = 3.0, timeout: float = 10.0) -> Drill:
     d = Drill.__new__(Drill)
-    d.ctx = SimpleNamespace(timeouts=SimpleNamespace(steady=timeout), timings=SimpleNamespace(steady_hold_s=hold),
-                            handlers=[], reporter=lambda line: None, progress_lines=False)
-    d.expect = SimpleNamespace(side_effects={})
-    d.timeline = SimpleNamespace(phases=[])
+    d.ctx = stand_in(DrillContext, timeouts=Timeouts(steady=timeout), timings=stand_in(Timings, steady_hold_s=hold),
+                     handlers=[], reporter=lambda line: None, progress_lines=False,
+                     endpoints=Endpoints(ports={"PROMETHEUS_PORT": 9090}))
+    d.expect = AlertExpectation("RedisDisconnected", "critical", frozenset({"pagerduty"}))
+    d.timeline = Timeline(scenario="test_RedisDisconnected", alert="RedisDisconnected", factor=30.0)
     d.obs = obs
     return d
 
 
 def test_steady_state_ends_once_prometheus_has_evaluated_not_after_the_fixed_hold():
-    obs = Observed(evaluated=lambda t: t > 0.8)
+    obs = observed(evaluated=lambda t: t > 0.8)
     started = time.monotonic()
     _drill(obs, hold=5.0).steady_state()
     took = time.monotonic() - started
@@ -108,7 +105,7 @@ def test_steady_state_ends_once_prometheus_has_evaluated_not_after_the_fixed_hol
 
 def test_without_an_evaluation_the_fixed_hold_decides():
     for answer in (False, None):
-        obs = Observed(evaluated=lambda t, a=answer: a)
+        obs = observed(evaluated=lambda t, a=answer: a)
         started = time.monotonic()
         _drill(obs, hold=1.5).steady_state()
         assert time.monotonic() - started >= 1.5
@@ -117,7 +114,7 @@ def test_without_an_evaluation_the_fixed_hold_decides():
 def test_a_problem_starts_the_hold_again():
     # Evaluated from the first look on, but the stack is unsteady at the second look (0.5 s): steady only
     # at the look after the next clean one (1.5 s), not at that clean look itself (1.0 s).
-    obs = Observed(problems=lambda t: ["backend /ready -> 503"] if 0.3 < t < 0.8 else [], evaluated=lambda t: True)
+    obs = observed(problems=lambda t: ["backend /ready -> 503"] if 0.3 < t < 0.8 else [], evaluated=lambda t: True)
     d = _drill(obs, hold=5.0)
     started = time.monotonic()
     d.steady_state()
@@ -125,11 +122,9 @@ def test_a_problem_starts_the_hold_again():
 
 
 def test_never_steady_fails_with_what_stood_in_the_way():
-    obs = Observed(problems=lambda t: ["alerts active in Prometheus: RedisDisconnected (firing)"],
+    obs = observed(problems=lambda t: ["alerts active in Prometheus: RedisDisconnected (firing)"],
                    evaluated=lambda t: True)
     d = _drill(obs, hold=0.5, timeout=1.0)
-    d.obs.situation = lambda: "situation"
-    d.ctx.endpoints = SimpleNamespace(prometheus="http://127.0.0.1:9090")
     with pytest.raises(SteadyStateError, match="did not reach steady state") as caught:
         d.steady_state()
     assert "RedisDisconnected (firing)" in str(caught.value)

@@ -101,26 +101,24 @@ def test_inhibition_window_is_the_sources_first_notice_to_its_own_endsAt():
     """The twin may notify before the critical alert first notified (nothing held it back yet) and once
     it ended in Alertmanager (its endsAt), even before the drill next looks; in between, or with no end
     at all, its notice is a broken inhibition."""
-    from types import SimpleNamespace
-
+    from alertdrill.engine.context import DrillContext
     from alertdrill.engine.invariants import inhibited_never_notified
     from alertdrill.errors import InvariantViolated
     from alertdrill.runbook.parse import parse_runbook
     from alertdrill.runbook.promises import parse_promises
-    from alertdrill.target.clients.sink import Notification
+    from alertdrill.target.clients.sink import Notification, SinkClient
+    from tests.doubles import stand_in
 
     route = {"route": "/market/{instrument}"}
 
-    class Sink:
-        def __init__(self, *notes):
-            self.notes = notes
+    def sink(*notes):
+        def notifications(*, receiver=None, alertname=None, status=None, since=None):
+            return [n for n in notes if n.alertname == alertname and n.status == status and n.received_at >= since]
 
-        def notifications(self, *, alertname, status, since):
-            return [n for n in self.notes if n.alertname == alertname and n.status == status
-                    and n.received_at >= since]
+        return stand_in(SinkClient, notifications=notifications)
 
     def check(*notes):
-        ctx = SimpleNamespace(sink=Sink(*notes), promises=parse_promises(parse_runbook()))
+        ctx = stand_in(DrillContext, sink=sink(*notes), promises=parse_promises(parse_runbook()))
         return inhibited_never_notified(ctx, "CriticalAPILatency", route, since=100.0)
 
     fired = Notification("pagerduty", "firing", "CriticalAPILatency", route, 110.0)

@@ -5,7 +5,7 @@ A `Breakage` edits one of the three: the rules or the routing in the drill copie
 mounts (then reloads Prometheus or Alertmanager, and always restores and reloads again on the way out:
 failure, timeout or Ctrl-C), or the runbook, as a copy the drill reads instead of the real one.
 
-A new breakage goes in the table of tests/drill: `Breakage.rules(...)`, `.routing(...)`, `.runbook(...)`.
+A new breakage goes in the table of tests/drill/test_breakages.py: `Breakage.rules(...)`, `.routing(...)`, `.runbook(...)`.
 """
 from __future__ import annotations
 
