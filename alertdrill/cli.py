@@ -89,8 +89,8 @@ def _subcommand_at(argv: list[str]) -> int | None:
     return i if i < len(argv) else None
 
 
-def main(argv: list[str] | None = None) -> int:
-    # Long on purpose: every subcommand and its options in one place, as `alertdrill --help` lists them.
+def _parser() -> argparse.ArgumentParser:
+    """Every subcommand and its options in one place, as `alertdrill --help` lists them."""
     from alertdrill import gameday
     from alertdrill.alerting.timescale import DEFAULT_FACTOR
 
@@ -141,7 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     dr = sub.add_parser("drill", help="run the drills (pytest scenarios/); extra args go to pytest, e.g. -k RedisDisconnected")
     dr.add_argument("pytest_args", nargs=argparse.REMAINDER)
     dr.set_defaults(func=_drill_cmd)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    from alertdrill import gameday
+
+    parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
     if argv[:1] == ["gameday"]:

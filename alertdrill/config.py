@@ -14,8 +14,12 @@ layout, so `pytest` here behaves as it always did.
     alertmanager = "stack/alertmanager/alertmanager.yml"
     runbook = "docs/runbook.md"
     receivers = ["pagerduty", "slack-oncall-alerts", "engineering-manager"]
-    [tool.alertdrill.services]                         # compose service -> its port variable
+    steady_checks = ["platform_checks:queue_drained"]  # the platform's own steady checks (none by default)
+    postgres_dsn = "postgresql://app:pw@127.0.0.1:{POSTGRES_PORT}/app"   # its database, if any
+    [tool.alertdrill.services]                         # compose service -> its port variable (none by default)
     backend = "BACKEND_PORT"
+    [tool.alertdrill.ready]                            # service -> the path answering 200 once ready (none)
+    backend = "/ready"
     [tool.alertdrill.ports]                            # port variables (the environment overrides them)
     BACKEND_PORT = 8000
 
@@ -41,6 +45,7 @@ STATE_DIR_VAR = "ALERTDRILL_STATE_DIR"
 TABLE = "tool.alertdrill"
 
 # key: (kind, default, must exist, what it is). kind: "path" | "paths" (globs) | "str" | "strs" | "table" | "lane"
+# | "dsn" (a string, may be empty)
 KEYS: dict[str, tuple[str, Any, bool, str]] = {
     "compose_file": ("path", "docker-compose.test.yml", False, "the compose file of the platform and its monitoring"),
     "compose_project": ("str", "alertdrill", False, "the compose project name"),
@@ -60,6 +65,13 @@ KEYS: dict[str, tuple[str, Any, bool, str]] = {
     "receivers": ("strs", ["pagerduty", "slack-oncall-alerts", "engineering-manager"], False,
                   "the receivers the drills expect notifications at"),
     "services": ("table", dict(SERVICE_PORTS), False, "compose service -> the variable of its port"),
+    "ready": ("table", {}, False, "compose service -> the path that answers 200 on its port once it is ready "
+                                  "(steady state asks it)"),
+    "steady_checks": ("strs", [], False, "functions `module:name` called with the drill context; each returns "
+                                         "what keeps the platform from steady state (nothing when steady)"),
+    "postgres_dsn": ("dsn", "", False, "the platform's database as the suite reaches it, port variables in braces "
+                                       "(postgresql://user:pw@127.0.0.1:{POSTGRES_PORT}/db): preflight releases "
+                                       "table locks in it and the runbook's SQL runs there"),
     "ports": ("table", dict(PORT_DEFAULTS), False, "port variable -> port (the environment overrides)"),
 }
 
@@ -86,6 +98,9 @@ class Config:
     receivers: tuple[str, ...]
     services: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
+    ready: dict[str, str] = field(default_factory=dict)
+    steady_checks: tuple[str, ...] = ()
+    postgres_dsn: str = ""
 
     def describe(self) -> str:
         where = self.source or f"defaults (no [{TABLE}] found; paths from {self.root})"
@@ -146,6 +161,8 @@ def from_table(table: dict, root: Path, source: Path | None = None) -> Config:
     values["rule_globs"] = tuple(_strings(where, "rules", table.get("rules", KEYS["rules"][1])))
     values["ports"] = _ports(where, values["ports"])
     _check_services(where, values["services"], values["ports"])
+    _check_ready(where, values["ready"], values["services"])
+    _check_steady_checks(where, values["steady_checks"])
     prom = values["prometheus"]
     values["prometheus"] = prom if prom.exists() else None
     return Config(root=root, source=source, **values)
@@ -159,6 +176,10 @@ def _value(where: str, root: Path, key: str, raw: Any, *, explicit: bool) -> Any
         return raw
     if kind == "lane":
         return lanes.parse(raw, f"{where}: {key}")
+    if kind == "dsn":
+        if not isinstance(raw, str):
+            raise ConfigError(f"{where}: {key} = {raw!r} is invalid: expected a string ({what})")
+        return raw
     if kind == "strs":
         return tuple(_strings(where, key, raw))
     if kind == "table":
@@ -211,6 +232,36 @@ def _check_services(where: str, services: dict, ports: dict[str, int]) -> None:
         if not isinstance(var, str) or var not in ports:
             raise ConfigError(f"{where}: services.{service} = {var!r} is invalid: expected the name of a port "
                               f"variable, one of: {', '.join(sorted(ports))} (add yours under ports)")
+
+
+def _check_ready(where: str, ready: dict, services: dict[str, str]) -> None:
+    for service, path in ready.items():
+        if service not in services:
+            raise ConfigError(f"{where}: ready.{service} names no service: expected one of "
+                              f"{', '.join(services) or '(none: add [tool.alertdrill.services])'}")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ConfigError(f"{where}: ready.{service} = {path!r} is invalid: expected a path such as '/ready'")
+
+
+def _check_steady_checks(where: str, names: tuple[str, ...]) -> None:
+    for name in names:
+        module, _, attr = name.partition(":")
+        if not module or not attr.isidentifier():
+            raise ConfigError(f"{where}: steady_checks entry {name!r} is invalid: expected 'module:function', "
+                              "e.g. 'platform_checks:queue_drained'")
+
+
+def dsn(conf: "Config", ports: dict[str, int]) -> str:
+    """The configured postgres_dsn with the lane's ports filled in; ConfigError when there is none."""
+    if not conf.postgres_dsn:
+        raise ConfigError(f"no postgres_dsn in [{TABLE}] of {conf.source or 'the defaults'}: the drill asked for the "
+                          "platform's database; set it, e.g. postgres_dsn = "
+                          "\"postgresql://postgres:postgres@127.0.0.1:{POSTGRES_PORT}/app\"")
+    try:
+        return conf.postgres_dsn.format_map(ports)
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"[{TABLE}] postgres_dsn = {conf.postgres_dsn!r}: {exc} is not a port variable; expected "
+                          f"one of {', '.join(sorted(ports))} in braces") from None
 
 
 _active: Config | None = None

@@ -7,10 +7,19 @@ class DrillError(AssertionError):
 
     def __init__(self, what: str, *, expected: str = "", seen: str = "", hint: str = "") -> None:
         self.what, self.expected, self.seen, self.hint = what, expected, seen, hint
+        self.also_broken: list[str] = []
         super().__init__(self.render())
+
+    def also(self, broken: list[str]) -> "DrillError":
+        """Name the other promises the same drill broke (alertdrill.engine.verdicts), after this one."""
+        self.also_broken += [b for b in broken if b not in self.also_broken and b != self.what]
+        self.args = (self.render(),)
+        return self
 
     def render(self) -> str:
         lines = [self.what]
+        for other in getattr(self, "also_broken", []):
+            lines.append(f"  also broken: {other}")
         if self.expected:
             lines.append(f"  expected: {self.expected}")
         if self.seen:

@@ -15,7 +15,7 @@ import time
 
 from requests.adapters import HTTPAdapter
 
-from alertdrill.target.platform import DEMO_USER
+from scenarios.platform.client import DEMO_USER
 
 API = "/api/v1"
 

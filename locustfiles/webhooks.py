@@ -30,7 +30,7 @@ import json
 from locust import HttpUser, constant_throughput, task
 
 import _shared as sh
-from alertdrill.target.platform import WEBHOOK_SECRET, checkout_event, stripe_signature
+from scenarios.platform.client import WEBHOOK_SECRET, checkout_event, stripe_signature
 
 WEBHOOK_PATH = f"{sh.API}/billing/webhook"
 _replayed: dict[str, bytes] = {}  # event id -> the one payload this process replays (filled at first use)

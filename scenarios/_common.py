@@ -1,4 +1,5 @@
-"""What the API-health and business scenarios share: receivers, load shapes, and recovery checks."""
+"""What the API-health and business scenarios share: load shapes and recovery checks (who is notified is
+the runbook's: AlertExpectation.from_runbook)."""
 from __future__ import annotations
 
 import time
@@ -8,10 +9,6 @@ import httpx
 from alertdrill.engine.observe import since_range
 from alertdrill.errors import require
 from alertdrill.load.locust import LocustLoad
-
-PAGED = frozenset({"pagerduty", "slack-oncall-alerts"})
-PAGED_REVENUE = frozenset({"pagerduty", "slack-oncall-alerts", "engineering-manager"})
-SLACK = frozenset({"slack-oncall-alerts"})
 
 
 def dashboard_load(ctx, *, users: int, tasks: str, wait: float, run_time: float = 300, name: str = "") -> LocustLoad:
@@ -52,7 +49,7 @@ def served_quickly(ctx, path: str, *, under: float, headers: dict | None = None)
 
 def signal_list_served(ctx, under: float = 1.0) -> str:
     """A trader logs in and the dashboard's signal list (GET /api/v1/signals) answers 200 in time."""
-    from alertdrill.target.platform import PlatformClient
+    from scenarios.platform.client import PlatformClient
 
     client = PlatformClient(ctx.endpoints.backend, source_address="127.0.0.30")
     try:

@@ -15,25 +15,22 @@ import pytest
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.drill import Drill
 from alertdrill.engine.evidence import InvestigationFailed, logs_show, wait_for, wait_inhibited
-from alertdrill.engine.invariants import inhibited_never_notified
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import Toxic
 from alertdrill.engine.guards import EnvFileGuard
+from alertdrill.engine.invariants import inhibited_never_notified
 from alertdrill.engine.remediations import RunbookAction
 from alertdrill.errors import require
 
-from scenarios._common import PAGED, dashboard_load
+from scenarios._common import dashboard_load
 
 pytestmark = pytest.mark.drill
 
 ROUTE = "/market/{instrument}"
-EXPECTATION = AlertExpectation(
-    alertname="CriticalAPILatency",
-    severity="critical",
-    receivers=PAGED,
-    labels={"route": ROUTE},
+EXPECTATION = AlertExpectation.from_runbook(
+    "CriticalAPILatency",
+    instance={"route": ROUTE},
     watch=f'histogram_quantile(0.95, sum(rate(request_duration_seconds_bucket{{route="{ROUTE}"}}[5m])) by (le))',
-    threshold="> 5",
     side_effects={
         # Its warning twin fires in Prometheus too; Alertmanager must hold it back (the inhibition).
         "HighAPILatency": "p95 above 5 s is above 1 s too; inhibited for the same route",

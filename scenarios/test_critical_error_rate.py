@@ -16,23 +16,22 @@ from alertdrill.engine.drill import Drill
 from alertdrill.engine.evidence import logs_show, wait_for, wait_inhibited
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import CutLink, EnvFileEdit
-from alertdrill.engine.invariants import inhibited_never_notified, signals_stored_since, webhooks_exactly_once
+from alertdrill.engine.invariants import inhibited_never_notified
 from alertdrill.engine.remediations import RunbookAction
-from alertdrill.load.traffic import CustomerTraffic
 
-from scenarios._common import PAGED, dashboard_load, signal_list_served
+from scenarios._common import dashboard_load, signal_list_served
+from scenarios.platform.client import generator_url
+from scenarios.platform.invariants import signals_stored_since, webhooks_exactly_once
+from scenarios.platform.traffic import CustomerTraffic
 
 pytestmark = pytest.mark.drill
 
 ENDPOINT = "/approvals"
 BACKEND_POOL_TIMEOUT_MS = 10_000  # DB_POOL_TIMEOUT in the backend's .env
-EXPECTATION = AlertExpectation(
-    alertname="CriticalErrorRate",
-    severity="critical",
-    receivers=PAGED,
-    labels={"endpoint": ENDPOINT},
+EXPECTATION = AlertExpectation.from_runbook(
+    "CriticalErrorRate",
+    instance={"endpoint": ENDPOINT},
     watch=f'sum(rate(errors_total{{endpoint="{ENDPOINT}"}}[5m]))',
-    threshold="> 1",
     side_effects={
         # Requests wait up to DB_POOL_TIMEOUT for a connection before they fail: p95 passes 5 s.
         "CriticalAPILatency": "requests wait for a database connection until the pool times out",
@@ -57,24 +56,22 @@ def run(d: Drill, ctx: DrillContext) -> None:
     # to no less than a second, so that a busy healthy backend does not time out before the fault.
     pool_timeout = f"{max(ctx.timings.drill_s(BACKEND_POOL_TIMEOUT_MS), 1.0):g}"
     d.inject(EnvFileEdit("backend", "backend/.env", {"DB_POOL_TIMEOUT": pool_timeout}))
-    traffic = CustomerTraffic(ctx.endpoints.backend, period=1.0).start()
-    try:
-        d.workload(dashboard_load(ctx, users=20, tasks="approvals", wait=0.5), warmup=8)
-        d.inject(CutLink("postgres"))
-        cut = time.time()
-        d.expect_firing()
-        d.investigate("HighErrorRate is inhibited for the endpoint",
-                      lambda: wait_inhibited(ctx, "CriticalErrorRate", {"endpoint": ENDPOINT}))
-        d.investigate("database errors in the backend log", lambda: wait_for(
-            lambda: logs_show(ctx, "backend", cut - 5, "ERROR", "database"), 10))
-        d.remediate(RunbookAction("CriticalErrorRate", "restore the link"))
-        d.expect_resolved()
-        # While the critical alert fired; once it resolves its twin may notify on its own, as it would in
-        # production while a 5m window drains.
-        d.invariant("no separate warning reached Slack while it fired",
-                    lambda: inhibited_never_notified(ctx, "CriticalErrorRate", {"endpoint": ENDPOINT}, cut))
-    finally:
-        traffic.stop()
+    traffic = d.alongside(CustomerTraffic(ctx.endpoints.backend, period=1.0).start())
+    d.workload(dashboard_load(ctx, users=20, tasks="approvals", wait=0.5), warmup=8)
+    d.inject(CutLink("postgres"))
+    cut = time.time()
+    d.expect_firing()
+    d.investigate("HighErrorRate is inhibited for the endpoint",
+                  lambda: wait_inhibited(ctx, "CriticalErrorRate", {"endpoint": ENDPOINT}))
+    d.investigate("database errors in the backend log", lambda: wait_for(
+        lambda: logs_show(ctx, "backend", cut - 5, "ERROR", "database"), 10))
+    d.remediate(RunbookAction("CriticalErrorRate", "restore the link"))
+    d.expect_resolved()
+    # While the critical alert fired; once it resolves its twin may notify on its own, as it would in
+    # production while a 5m window drains.
+    d.invariant("no separate warning reached Slack while it fired",
+                lambda: inhibited_never_notified(ctx, "CriticalErrorRate", {"endpoint": ENDPOINT}, cut))
+    d.end(traffic)
     d.stop_workload()
     traffic.drain()
     d.steady_state()
@@ -82,7 +79,7 @@ def run(d: Drill, ctx: DrillContext) -> None:
     d.invariant("every acknowledged payment stored exactly once",
                 lambda: webhooks_exactly_once(traffic.log, ctx.endpoints.postgres_dsn))
     d.invariant("every generated signal stored exactly once",
-                lambda: signals_stored_since(ctx.endpoints.generator, ctx.endpoints.postgres_dsn, began))
+                lambda: signals_stored_since(generator_url(ctx.endpoints), ctx.endpoints.postgres_dsn, began))
 
 
 def test_CriticalErrorRate(drill):

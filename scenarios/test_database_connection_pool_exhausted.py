@@ -16,19 +16,17 @@ from alertdrill.engine.drill import Drill
 from alertdrill.engine.evidence import InvestigationFailed, runbook_sql, wait_for
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import RunawayQuery
-from alertdrill.engine.invariants import signals_stored_since
 from alertdrill.engine.remediations import RunbookAction
 
-from scenarios._common import PAGED, dashboard_load, signal_list_served
+from scenarios._common import dashboard_load, signal_list_served
+from scenarios.platform.client import generator_url
+from scenarios.platform.invariants import signals_stored_since
 
 pytestmark = pytest.mark.drill
 
-EXPECTATION = AlertExpectation(
-    alertname="DatabaseConnectionPoolExhausted",
-    severity="critical",
-    receivers=PAGED,
+EXPECTATION = AlertExpectation.from_runbook(
+    "DatabaseConnectionPoolExhausted",
     watch="max(db_connection_pool_size)",
-    threshold="> 90",
     side_effects={
         "CriticalAPILatency": "requests wait on the lock or for a free connection for many seconds",
         "CriticalErrorRate": "requests that find no free connection fail after DB_POOL_TIMEOUT",
@@ -80,7 +78,7 @@ def run(d: Drill, ctx: DrillContext) -> None:
     d.steady_state()
     d.invariant("requests are served again", lambda: signal_list_served(ctx))
     d.invariant("every generated signal stored exactly once",
-                lambda: signals_stored_since(ctx.endpoints.generator, ctx.endpoints.postgres_dsn, began))
+                lambda: signals_stored_since(generator_url(ctx.endpoints), ctx.endpoints.postgres_dsn, began))
 
 
 def test_DatabaseConnectionPoolExhausted(drill):

@@ -22,18 +22,14 @@ from alertdrill.engine.faults import Fault
 from alertdrill.engine.remediations import Remediation, RunbookAction
 from alertdrill.errors import require
 from alertdrill.load.locust import LocustLoad
-from alertdrill.target.platform import PlatformClient
 
-from scenarios._common import SLACK
+from scenarios.platform.client import PlatformClient
 
 pytestmark = pytest.mark.drill
 
-EXPECTATION = AlertExpectation(
-    alertname="EAPollErrors",
-    severity="warning",
-    receivers=SLACK,
+EXPECTATION = AlertExpectation.from_runbook(
+    "EAPollErrors",
     watch="sum(rate(ea_errors_total[5m]))",
-    threshold="> 0.5",
 )
 
 

@@ -18,22 +18,20 @@ from alertdrill.engine.drill import Drill
 from alertdrill.engine.evidence import runbook_query, top_label, value_above, wait_for
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import EnvFileEdit, Toxic
-from alertdrill.engine.invariants import signals_stored_since
 from alertdrill.engine.remediations import RunbookAction
 from alertdrill.errors import require
 
-from scenarios._common import SLACK, dashboard_load, never_fired, signal_list_served
+from scenarios._common import dashboard_load, never_fired, signal_list_served
+from scenarios.platform.client import generator_url
+from scenarios.platform.invariants import signals_stored_since
 
 pytestmark = pytest.mark.drill
 
 ROUTE = "/signals"
-EXPECTATION = AlertExpectation(
-    alertname="HighAPILatency",
-    severity="warning",
-    receivers=SLACK,
-    labels={"route": ROUTE},
+EXPECTATION = AlertExpectation.from_runbook(
+    "HighAPILatency",
+    instance={"route": ROUTE},
     watch=f'histogram_quantile(0.95, sum(rate(request_duration_seconds_bucket{{route="{ROUTE}"}}[5m])) by (le))',
-    threshold="> 1",
     side_effects={
         # The starving pool is the cause: every one of its 2 connections is in use.
         "DatabaseConnectionPoolExhausted": "the pool of 2 is fully used while requests queue for it",
@@ -67,7 +65,7 @@ def run(d: Drill, ctx: DrillContext) -> None:
     d.steady_state()
     d.invariant("/signals served normally", lambda: signal_list_served(ctx))
     d.invariant("every generated signal stored exactly once",
-                lambda: signals_stored_since(ctx.endpoints.generator, ctx.endpoints.postgres_dsn, began))
+                lambda: signals_stored_since(generator_url(ctx.endpoints), ctx.endpoints.postgres_dsn, began))
 
 
 def _p95_under(ctx: DrillContext, limit: float) -> str:

@@ -18,16 +18,11 @@ from alertdrill.engine.faults import EnvFileEdit
 from alertdrill.engine.remediations import RunbookAction
 from alertdrill.load.locust import LocustLoad
 
-from scenarios._common import SLACK
-
 pytestmark = pytest.mark.drill
 
-EXPECTATION = AlertExpectation(
-    alertname="HighApprovalRejectionRate",
-    severity="warning",
-    receivers=SLACK,
+EXPECTATION = AlertExpectation.from_runbook(
+    "HighApprovalRejectionRate",
     watch='sum(rate(approvals_total{result="rejected"}[5m])) / sum(rate(approvals_total[5m]))',
-    threshold="> 0.7",
     side_effects={
         # Compressed time only: the filter passes ~4 % of a degraded generator's signals (about one in
         # 29 s), and 10 minutes of silence become 20 s at x30, which such a trickle can leave empty.

@@ -17,21 +17,19 @@ from alertdrill.engine.drill import Drill
 from alertdrill.engine.evidence import logs_show, runbook_query, top_label, wait_for
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import EnvFileEdit
-from alertdrill.engine.invariants import signals_stored_since
 from alertdrill.engine.remediations import RunbookAction
 
-from scenarios._common import SLACK, dashboard_load, never_fired, signal_list_served
+from scenarios._common import dashboard_load, never_fired, signal_list_served
+from scenarios.platform.client import generator_url
+from scenarios.platform.invariants import signals_stored_since
 
 pytestmark = pytest.mark.drill
 
 ENDPOINT = "/signals"
-EXPECTATION = AlertExpectation(
-    alertname="HighErrorRate",
-    severity="warning",
-    receivers=SLACK,
-    labels={"endpoint": ENDPOINT},
+EXPECTATION = AlertExpectation.from_runbook(
+    "HighErrorRate",
+    instance={"endpoint": ENDPOINT},
     watch=f'sum(rate(errors_total{{endpoint="{ENDPOINT}"}}[5m]))',
-    threshold="> 0.1",
 )
 
 
@@ -54,7 +52,7 @@ def run(d: Drill, ctx: DrillContext) -> None:
     d.stop_workload()
     d.invariant("the signal list is served again", lambda: signal_list_served(ctx))
     d.invariant("every generated signal stored exactly once",
-                lambda: signals_stored_since(ctx.endpoints.generator, ctx.endpoints.postgres_dsn, began))
+                lambda: signals_stored_since(generator_url(ctx.endpoints), ctx.endpoints.postgres_dsn, began))
 
 
 def test_HighErrorRate(drill):

@@ -19,19 +19,14 @@ from alertdrill.engine.remediations import RunbookAction
 from alertdrill.errors import require
 from alertdrill.load.locust import LocustLoad
 
-from scenarios._common import SLACK
-
 pytestmark = pytest.mark.drill
 
 ROUTE = "/signals"
 ABUSER = "127.0.0.66"
-EXPECTATION = AlertExpectation(
-    alertname="HighRateLimitRejections",
-    severity="warning",
-    receivers=SLACK,
-    labels={"route": ROUTE},
+EXPECTATION = AlertExpectation.from_runbook(
+    "HighRateLimitRejections",
+    instance={"route": ROUTE},
     watch=f'sum(rate(ratelimit_block_total{{route="{ROUTE}"}}[5m]))',
-    threshold="> 10",
 )
 
 

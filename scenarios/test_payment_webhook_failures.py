@@ -19,26 +19,21 @@ from alertdrill.engine.evidence import logs_show, sql_rows, wait_for
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import EnvFileEdit, LoadFault
 from alertdrill.engine.guards import EnvFileGuard
-from alertdrill.engine.invariants import webhooks_exactly_once
 from alertdrill.engine.remediations import RunbookAction
 from alertdrill.errors import require
 from alertdrill.load.locust import LocustLoad
-from alertdrill.load.traffic import CustomerTraffic
-from alertdrill.target.platform import WEBHOOK_SECRET
 
-from scenarios._common import PAGED_REVENUE
+from scenarios.platform.client import WEBHOOK_SECRET
+from scenarios.platform.invariants import webhooks_exactly_once
+from scenarios.platform.traffic import CustomerTraffic
 
 pytestmark = pytest.mark.drill
 
 REPLAYER = "127.0.0.99"
 EVENT_ID = "evt_alertdrill_replayed_checkout"
-EXPECTATION = AlertExpectation(
-    alertname="PaymentWebhookFailures",
-    severity="critical",
-    receivers=PAGED_REVENUE,
-    labels={"revenue_impact": "true"},
+EXPECTATION = AlertExpectation.from_runbook(
+    "PaymentWebhookFailures",
     watch='sum(rate(webhook_events_total{outcome=~"replay_attack|invalid_signature"}[5m]))',
-    threshold="> 0.1",
 )
 
 
@@ -46,7 +41,7 @@ def processed_once(ctx: DrillContext, event_id: str) -> str:
     rows = sql_rows(ctx.endpoints.postgres_dsn, "SELECT count(*) FROM payments WHERE event_id = %s", (event_id,))
     require(rows[0][0] == 1, "the replayed payment was not processed exactly once", expected="one payments row",
             seen=f"{rows[0][0]} rows for {event_id}")
-    ttl = ctx.docker.exec("redis", ["redis-cli", "TTL", f"idempotent:{event_id}"])[1].strip()
+    ttl = ctx.stack.exec("redis", ["redis-cli", "TTL", f"idempotent:{event_id}"])[1].strip()
     require(ttl.lstrip("-").isdigit() and 86000 <= int(ttl) <= 86400, "the idempotency key's TTL is not ~24 h",
             expected="TTL between 86000 and 86400 s", seen=f"redis-cli TTL idempotent:{event_id} -> {ttl!r}")
     return f"1 payments row for {event_id}; redis-cli TTL idempotent:{event_id} = {ttl} s"
@@ -61,7 +56,7 @@ def run_replay(d: Drill, ctx: DrillContext) -> None:
                         env={"WEBHOOK_MODE": "replay", "WEBHOOK_EVENT_ID": f"{EVENT_ID}_{d.started:.0f}",
                              "WEBHOOK_RPS": "2", "WEBHOOK_CLIENT_IP": REPLAYER})
     event_id = replay.env["WEBHOOK_EVENT_ID"]
-    d.inject(LoadFault(replay, f"one signed checkout event ({event_id}) delivered 2/s from {REPLAYER}"))
+    replaying = d.inject(LoadFault(replay, f"one signed checkout event ({event_id}) delivered 2/s from {REPLAYER}"))
     began = d.timeline.last("injected").at
     d.expect_firing()
     d.investigate("replay_attack lines name the sender", lambda: wait_for(
@@ -71,24 +66,22 @@ def run_replay(d: Drill, ctx: DrillContext) -> None:
     d.remediate(RunbookAction("PaymentWebhookFailures", "block the sending address",
                               env={"ABUSIVE_IP": REPLAYER}))
     d.expect_resolved()
-    replay.stop()
+    d.end(replaying)
     d.invariant("still exactly one payment for the replayed event", lambda: processed_once(ctx, event_id))
 
 
 def run_secret_mismatch(d: Drill, ctx: DrillContext) -> None:
     d.steady_state()
-    traffic = CustomerTraffic(ctx.endpoints.backend, period=1.0).start()
-    try:
-        d.inject(EnvFileEdit("backend", "backend/.env", {"STRIPE_WEBHOOK_SECRET": "whsec_stale_before_rotation"}))
-        began = d.timeline.last("injected").at
-        d.expect_firing()
-        d.investigate("invalid_signature lines in the backend log", lambda: wait_for(
-            lambda: logs_show(ctx, "backend", began, "webhook", "invalid_signature"), 10))
-        d.remediate(RunbookAction("PaymentWebhookFailures", "current secret",
-                                  env={"STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}))
-        d.expect_resolved()
-    finally:
-        traffic.stop()
+    traffic = d.alongside(CustomerTraffic(ctx.endpoints.backend, period=1.0).start())
+    d.inject(EnvFileEdit("backend", "backend/.env", {"STRIPE_WEBHOOK_SECRET": "whsec_stale_before_rotation"}))
+    began = d.timeline.last("injected").at
+    d.expect_firing()
+    d.investigate("invalid_signature lines in the backend log", lambda: wait_for(
+        lambda: logs_show(ctx, "backend", began, "webhook", "invalid_signature"), 10))
+    d.remediate(RunbookAction("PaymentWebhookFailures", "current secret",
+                              env={"STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}))
+    d.expect_resolved()
+    d.end(traffic)
     traffic.drain()
     d.invariant("every event retried until processed, exactly once",
                 lambda: webhooks_exactly_once(traffic.log, ctx.endpoints.postgres_dsn))

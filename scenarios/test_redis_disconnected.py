@@ -12,24 +12,22 @@ import pytest
 
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.drill import Drill
-from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.evidence import runbook_command
+from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import KillContainer
-from alertdrill.engine.invariants import acks_exactly_once, signals_stored_since, webhooks_exactly_once
 from alertdrill.engine.remediations import RunbookAction
 from alertdrill.errors import require_evidence
-from alertdrill.load.traffic import CustomerTraffic
 
-from scenarios._common import PAGED, ps_row
+from scenarios._common import ps_row
+from scenarios.platform.client import generator_url
+from scenarios.platform.invariants import acks_exactly_once, signals_stored_since, webhooks_exactly_once
+from scenarios.platform.traffic import CustomerTraffic
 
 pytestmark = pytest.mark.drill
 
-EXPECTATION = AlertExpectation(
-    alertname="RedisDisconnected",
-    severity="critical",
-    receivers=PAGED,
+EXPECTATION = AlertExpectation.from_runbook(
+    "RedisDisconnected",
     watch="min(redis_connected)",
-    threshold="== 0",
     side_effects={
         # Payment webhooks (idempotency keys) and EA requests (nonces) cannot be served safely without
         # Redis: they answer 503, and the customer traffic kept up through the outage counts them.
@@ -52,20 +50,18 @@ def redis_is_down(ctx: DrillContext) -> str:
 def run(d: Drill, ctx: DrillContext) -> None:
     ep = ctx.endpoints
     d.steady_state()
-    traffic = CustomerTraffic(ep.backend).start()
-    try:
-        began = time.time()
-        d.inject(KillContainer("redis"))
-        d.expect_firing()
-        d.investigate("redis is down (docker ps, redis-cli ping)", lambda: redis_is_down(ctx))
-        d.remediate(RunbookAction("RedisDisconnected", "stopped or crashed"))
-        d.expect_resolved()
-    finally:
-        traffic.stop()
+    traffic = d.alongside(CustomerTraffic(ep.backend).start())
+    began = time.time()
+    d.inject(KillContainer("redis"))
+    d.expect_firing()
+    d.investigate("redis is down (docker ps, redis-cli ping)", lambda: redis_is_down(ctx))
+    d.remediate(RunbookAction("RedisDisconnected", "stopped or crashed"))
+    d.expect_resolved()
+    d.end(traffic)
     traffic.drain()
     d.steady_state()
     d.invariant("every generated signal stored exactly once",
-                lambda: signals_stored_since(ep.generator, ep.postgres_dsn, began))
+                lambda: signals_stored_since(generator_url(ep), ep.postgres_dsn, began))
     d.invariant("every payment webhook processed exactly once",
                 lambda: webhooks_exactly_once(traffic.log, ep.postgres_dsn))
     d.invariant("every EA ack applied exactly once",

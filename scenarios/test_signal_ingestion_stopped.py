@@ -16,21 +16,18 @@ from alertdrill.engine.drill import Drill
 from alertdrill.engine.evidence import InvestigationFailed, runbook_command, sql_rows, wait_for
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import StopContainer
-from alertdrill.engine.invariants import signals_stored_since
 from alertdrill.engine.remediations import RunbookAction
 from alertdrill.errors import require, require_evidence
 
-from scenarios._common import PAGED_REVENUE, ps_row
+from scenarios._common import ps_row
+from scenarios.platform.client import generator_url
+from scenarios.platform.invariants import signals_stored_since
 
 pytestmark = pytest.mark.drill
 
-EXPECTATION = AlertExpectation(
-    alertname="SignalIngestionStopped",
-    severity="critical",
-    receivers=PAGED_REVENUE,
-    labels={"revenue_impact": "true"},
+EXPECTATION = AlertExpectation.from_runbook(
+    "SignalIngestionStopped",
     watch="sum(increase(signals_ingested_total[5m]))",
-    threshold="== 0",
 )
 
 RECENT = ("SELECT count(*), max(created_at) FROM signals "
@@ -80,7 +77,7 @@ def run(d: Drill, ctx: DrillContext) -> None:
     d.invariant("the gap in the data is exactly the outage",
                 lambda: wait_for(lambda: gap_is_the_outage(ctx, stopped, restarted), 20))
     d.invariant("every signal generated since the restart stored exactly once",
-                lambda: signals_stored_since(ctx.endpoints.generator, ctx.endpoints.postgres_dsn, restarted))
+                lambda: signals_stored_since(generator_url(ctx.endpoints), ctx.endpoints.postgres_dsn, restarted))
 
 
 def test_SignalIngestionStopped(drill):

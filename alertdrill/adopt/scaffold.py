@@ -73,11 +73,20 @@ def _ports_and_services(root: Path, compose_file: str | None) -> tuple[dict[str,
     for s in services:
         role = next((v for key, v in (("prometheus", "PROMETHEUS_PORT"), ("alertmanager", "ALERTMANAGER_PORT"),
                                       ("sink", "ALERT_SINK_PORT")) if key in s), None)
-        own = re.sub(r"[^A-Z0-9]+", "_", s.upper()).strip("_") + "_PORT"
-        role = role or (own if own in ports else None) or ("BACKEND_PORT" if "BACKEND_PORT" not in roles.values() else None)
+        role = role or _own_port(s, ports) or ("BACKEND_PORT" if "BACKEND_PORT" not in roles.values() else None)
         if role and role in ports:
             roles[s] = role
     return ports, roles
+
+
+def _own_port(service: str, ports: dict[str, int]) -> str | None:
+    """The port variable named after the service, whole (ADOPT_WEB_PORT) or by its last words (WEB_PORT)."""
+    words = [w for w in re.split(r"[^A-Z0-9]+", service.upper()) if w]
+    for i in range(len(words)):
+        name = "_".join(words[i:]) + "_PORT"
+        if name in ports:
+            return name
+    return None
 
 
 def write_config(root: Path, found: dict, force: bool = False) -> tuple[Path, bool]:

@@ -27,6 +27,24 @@ from alertdrill.config import current as current_config
 
 # Prometheus resends firing alerts every --rules.alert.resend-delay (1m in production).
 PRODUCTION_RESEND_DELAY_MS = 60_000
+# What the floors count, as the plan, the summary and the report say it.
+FLOORS = ("floor: fire = window + scrape + evaluation + for + group_wait; "
+          "resolve = scrape + evaluation + group_interval")
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A figure a drill waits for, and the sentence that says where it comes from. A deadline set by hand
+    (--fire-timeout, --resolve-timeout) wins over the model's, and says so."""
+
+    seconds: float
+    why: str
+
+    @classmethod
+    def chosen(cls, override: float | None, option: str, model: "Deadline") -> "Deadline":
+        if override:
+            return cls(override, f"{override:g}s, set by hand with {option} (the model says {model.why})")
+        return model
 
 
 @dataclass(frozen=True)
@@ -142,21 +160,40 @@ class Timings:
         return self.scrape_s + self.evaluation_s + self.group_interval_s
 
     def fire_deadline_s(self, alert: str) -> float:
+        return self.fire_deadline(alert).seconds
+
+    def fire_deadline(self, alert: str, override: float | None = None) -> Deadline:
         """How long a drill waits for the alert to fire and reach its receivers: three floors (a late
         scrape, an evaluation straddling the threshold) plus the window filling up, plus 20 s."""
-        return 3 * self.pipeline_floor_s(alert) + self.window_s(alert) + 20
+        floor, window = self.pipeline_floor_s(alert), self.window_s(alert)
+        model = Deadline(3 * floor + window + 20, f"3 x the floor {floor:g}s + the {window:g}s window filling + 20 s")
+        return Deadline.chosen(override, "--fire-timeout", model)
 
     def resolve_deadline_s(self, alert: str) -> float:
+        return self.resolve_deadline(alert).seconds
+
+    def resolve_deadline(self, alert: str, override: float | None = None) -> Deadline:
         """How long a drill waits for the alert to resolve and the resolved notices to arrive: three
         floors plus the window draining, plus 30 s (a restart inside the remediation)."""
-        return 3 * self.resolve_floor_s + self.window_s(alert) + 30
+        floor, window = self.resolve_floor_s, self.window_s(alert)
+        model = Deadline(3 * floor + window + 30, f"3 x the resolve floor {floor:g}s + the {window:g}s window "
+                                                  "draining + 30 s for a restart")
+        return Deadline.chosen(override, "--resolve-timeout", model)
 
     def mitigate_deadline_s(self, alert: str) -> float:
+        return self.mitigate_deadline(alert).seconds
+
+    def mitigate_deadline(self, alert: str, override: float | None = None) -> Deadline:
         """How long the alert's own condition may go on holding after the remediation: the window
         draining of the fault's samples, two scrapes and two evaluations, plus 30 s (a restart inside the
         remediation). A remediation that removed the cause shows by then, whatever the notices do later;
-        the resolve deadline adds the resolved notices on top (three resolve floors)."""
-        return self.window_s(alert) + 2 * (self.scrape_s + self.evaluation_s) + 30
+        the resolve deadline adds the resolved notices on top (three resolve floors). A resolve timeout
+        set by hand is the only bound on recovery, so it bounds this too."""
+        window = self.window_s(alert)
+        drains = f"the {window:g}s window draining, " if window else ""
+        model = Deadline(window + 2 * (self.scrape_s + self.evaluation_s) + 30,
+                         f"{drains}two scrapes and evaluations, 30 s for a restart")
+        return Deadline.chosen(override, "--resolve-timeout", model)
 
     @property
     def deadline_margin_s(self) -> float:
@@ -166,11 +203,17 @@ class Timings:
         return 2 * self.evaluation_s + 2
 
     def notify_deadline_s(self, for_ms: int, group_wait_ms: int) -> float:
+        return self.notify_deadline(for_ms, group_wait_ms).seconds
+
+    def notify_deadline(self, for_ms: int, group_wait_ms: int) -> Deadline:
         """The runbook's promise for a receiver's first notice, at drill speed: after the condition
         starts to hold, `for` + scrape + evaluation + group_wait, plus the margin. The durations come
         from the runbook (production), not from the configuration under test."""
-        return (self.drill_s(for_ms) + self.scrape_s + self.evaluation_s + self.drill_s(group_wait_ms)
-                + self.deadline_margin_s)
+        f, gw = self.drill_s(for_ms), self.drill_s(group_wait_ms)
+        total = f + self.scrape_s + self.evaluation_s + gw + self.deadline_margin_s
+        return Deadline(total, f"for {f:g}s + scrape {self.scrape_s:g}s + evaluation {self.evaluation_s:g}s + "
+                               f"group_wait {gw:g}s + margin {self.deadline_margin_s:g}s = {total:g}s ({self.label} of "
+                               "the runbook's promise)")
 
     def resolved_hold_s(self, for_ms: int) -> float:
         """After the alert resolves it must stay resolved this long to count as recovered: one `for`

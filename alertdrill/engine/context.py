@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from alertdrill.alerting.timings import Timings
+from alertdrill.alerting.timings import Deadline, Timings
+from alertdrill.config import current as current_config
 from alertdrill.runbook.parse import Runbook
 from alertdrill.runbook.promises import parse_promises
 from alertdrill.target.clients import AlertmanagerClient, PrometheusClient, SinkClient, ToxiproxyClient
+from alertdrill.target.health import load_checks
 from alertdrill.target.settings import Endpoints
 from alertdrill.target.stack import Stack
 from alertdrill.engine.events import EventLog
@@ -61,10 +63,8 @@ class DrillContext:
         self.timelines: list = []  # every drill's Timeline, for the summary
         # DrillEventHandler instances (alertdrill.engine.events); the event log is always kept
         self.handlers: list = [EventLog(self.artifacts)]
-
-    @property
-    def docker(self):
-        return self.stack.docker
+        # the platform's own steady-state checks ([tool.alertdrill] steady_checks: alertdrill.target.health)
+        self.steady_checks = load_checks(current_config())
 
     def with_runbook(self, runbook: Runbook) -> "DrillContext":
         """The same context reading another runbook (a drill against a deliberately broken one)."""
@@ -73,15 +73,14 @@ class DrillContext:
         other.promises = parse_promises(runbook)
         return other
 
-    def fire_deadline_s(self, alert: str) -> float:
-        return self.timeouts.fire or self.timings.fire_deadline_s(alert)
+    def fire_deadline(self, alert: str) -> Deadline:
+        return self.timings.fire_deadline(alert, self.timeouts.fire)
 
-    def resolve_deadline_s(self, alert: str) -> float:
-        return self.timeouts.resolve or self.timings.resolve_deadline_s(alert)
+    def resolve_deadline(self, alert: str) -> Deadline:
+        return self.timings.resolve_deadline(alert, self.timeouts.resolve)
 
-    def mitigate_deadline_s(self, alert: str) -> float:
-        """A resolve timeout set by hand (--resolve-timeout) is the only bound on recovery."""
-        return self.timeouts.resolve or self.timings.mitigate_deadline_s(alert)
+    def mitigate_deadline(self, alert: str) -> Deadline:
+        return self.timings.mitigate_deadline(alert, self.timeouts.resolve)
 
     def close(self) -> None:
         for client in (self.prometheus, self.alertmanager, self.sink, self.toxiproxy):

@@ -57,8 +57,4 @@ class PromiseClock:
                 if r in self.deadlines_s and at - self.start > self.deadlines_s[r]}
 
     def explain(self, timings: Timings, receiver: str, promises: Promises) -> str:
-        gw = promises.receiver_timers(receiver).group_wait_ms
-        return (f"for {timings.drill_s(self.promise.for_ms):g}s + scrape {timings.scrape_s:g}s + evaluation "
-                f"{timings.evaluation_s:g}s + group_wait {timings.drill_s(gw):g}s + margin "
-                f"{timings.deadline_margin_s:g}s = {self.deadlines_s[receiver]:g}s ({timings.label} of the runbook's "
-                f"promise)")
+        return timings.notify_deadline(self.promise.for_ms, promises.receiver_timers(receiver).group_wait_ms).why

@@ -64,7 +64,7 @@ def value_above(prom: PrometheusClient, expr: str, threshold: float) -> str:
 
 def logs_show(ctx: "DrillContext", container: str, since: float, *patterns: str, min_lines: int = 1) -> str:
     """`docker logs <container> --since ...` has lines matching every pattern (as the runbook greps)."""
-    lines = ctx.docker.logs(container, since=since).splitlines()
+    lines = ctx.stack.logs(container, since=since).splitlines()
     hits = [l for l in lines if all(re.search(p, l) for p in patterns)]
     require_evidence(len(hits) >= min_lines, f"docker logs {container} has no line matching {' and '.join(patterns)}",
                      expected=f">= {min_lines} matching lines",

@@ -16,8 +16,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from psycopg.conninfo import conninfo_to_dict
+
 from alertdrill.target.envfile import EnvFile
-from alertdrill.target.clients.docker import APIError
 from alertdrill.wait import until
 
 if TYPE_CHECKING:
@@ -162,7 +163,7 @@ class EnvFileEdit(Fault):
         return f"edit {self.file}"
 
     def inject(self, ctx: "DrillContext") -> str:
-        self._original = self.file.set(ctx.docker, self.settings)
+        self._original = self.file.set(ctx.stack, self.settings)
         ctx.stack.restart(self.service)
         wait_healthy(ctx, self.service)
         changes = " ".join(f"{k}={v}" for k, v in self.settings.items())
@@ -180,19 +181,19 @@ def restore_env_file(ctx: "DrillContext", file: EnvFile, original: str | None) -
     # the daemon: the file is written once the service is up again, and again if it restarted under the
     # write (the container's start time moved), never into a container that is going down.
     wait_healthy(ctx, file.service)
-    if file.read(ctx.docker) == original and _running(ctx, file.service):
+    if file.read(ctx.stack) == original and _running(ctx, file.service):
         return ""
-    started = ctx.docker.started_at([file.service])[file.service]
+    started = ctx.stack.started_at([file.service])[file.service]
     try:
-        file.write(ctx.docker, original)
-    except (RuntimeError, APIError):
-        if ctx.docker.started_at([file.service])[file.service] == started and _running(ctx, file.service):
+        file.write(ctx.stack, original)
+    except RuntimeError:
+        if ctx.stack.started_at([file.service])[file.service] == started and _running(ctx, file.service):
             raise  # not a restart in flight: a real failure to write
         wait_healthy(ctx, file.service)
-        file.write(ctx.docker, original)
+        file.write(ctx.stack, original)
     ctx.stack.restart(file.service)
     wait_healthy(ctx, file.service)
-    if file.read(ctx.docker) != original:
+    if file.read(ctx.stack) != original:
         raise RuntimeError(f"{file} differs from its original after restoring it")
     return f"restored {file} and restarted {file.service}"
 
@@ -212,8 +213,14 @@ class RunawayQuery(Fault):
     def name(self) -> str:  # type: ignore[override]
         return f"runaway query locking {self.table}"
 
+    @staticmethod
+    def _login(ctx: "DrillContext") -> list[str]:
+        """psql's user and database: those of [tool.alertdrill] postgres_dsn."""
+        conn = conninfo_to_dict(ctx.endpoints.postgres_dsn)
+        return ["-U", str(conn.get("user", "postgres")), "-d", str(conn.get("dbname", "postgres"))]
+
     def _psql(self, ctx: "DrillContext", sql: str) -> str:
-        code, out = ctx.stack.exec("postgres", ["psql", "-U", "postgres", "-d", "trading_signals", "-Atc", sql])
+        code, out = ctx.stack.exec("postgres", ["psql", *self._login(ctx), "-Atc", sql])
         if code != 0:
             raise RuntimeError(f"psql in postgres failed ({code}): {out.strip()[-300:]}")
         return out
@@ -225,7 +232,7 @@ class RunawayQuery(Fault):
     def inject(self, ctx: "DrillContext") -> str:
         sql = (f"BEGIN; LOCK TABLE {self.table} IN ACCESS EXCLUSIVE MODE; "
                f"SELECT pg_sleep({self.seconds}); COMMIT;")
-        ctx.docker.exec_detached("postgres", ["psql", "-U", "postgres", "-d", "trading_signals", "-c", sql],
+        ctx.stack.exec_detached("postgres", ["psql", *self._login(ctx), "-c", sql],
                                  environment={"PGAPPNAME": self.application_name})
 
         def fail() -> None:

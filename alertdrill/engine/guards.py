@@ -47,7 +47,7 @@ class EnvFileGuard(Guard):
         return f"guard {self.file}"
 
     def save(self, ctx: "DrillContext") -> str:
-        self._original = self.file.read(ctx.docker)
+        self._original = self.file.read(ctx.stack)
         return f"remembered {self.file}"
 
     def restore(self, ctx: "DrillContext") -> str:

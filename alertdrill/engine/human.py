@@ -16,7 +16,7 @@ from alertdrill.wait import until
 
 if TYPE_CHECKING:
     from alertdrill.engine.context import DrillContext
-    from alertdrill.engine.drill import Drill
+    from alertdrill.engine.runner import DrillRun
 
 NO_LIMIT_S = 3600.0  # without --max-drill-duration, people get an hour
 ANNOUNCE_EVERY_S = 10.0
@@ -25,7 +25,7 @@ ANNOUNCE_EVERY_S = 10.0
 class HumanRemediation(Remediation):
     name = "people on call"
 
-    def __init__(self, drill: "Drill", suggested: Remediation) -> None:
+    def __init__(self, drill: "DrillRun", suggested: Remediation) -> None:
         self.drill, self.suggested = drill, suggested
         self.applied_at: float | None = None  # when the signal came back: the remediation as it took effect
         self.output = ""
@@ -44,7 +44,7 @@ class HumanRemediation(Remediation):
 
     def apply(self, ctx: "DrillContext") -> str:
         d, alert = self.drill, self.drill.expect.alertname
-        paged = sorted(e.name.split(":", 1)[1] for e in d.timeline.events if e.name.startswith("notified:"))
+        paged = sorted({n["receiver"] for n in d.timeline.notifications if n["status"] == "firing"})
         d.report(f"GAMEDAY: {alert} is FIRING ({d.expect.severity}); paged: {', '.join(paged) or 'nobody'}")
         d.report("GAMEDAY: over to the people on call. Follow the runbook; the drill waits until "
                  f"{d.obs.watch or alert} is back on the healthy side of {d.expect.threshold or 'its threshold'}")
@@ -54,7 +54,7 @@ class HumanRemediation(Remediation):
 
         def watching() -> bool:
             done = d.mitigated()  # checks the abort conditions first (an unrelated critical alert aborts)
-            d._check_unexpected()
+            d.check_unexpected()
             return done
 
         def never() -> None:
@@ -64,7 +64,7 @@ class HumanRemediation(Remediation):
                                hint="the faults are healed; in the review, walk the runbook section printed above")
 
         until(watching, timeout, poll=d.POLL, on_timeout=never, every=ANNOUNCE_EVERY_S,
-              progress=d._progress(lambda: f"waiting for the people on call; {d.obs.watched()}"))
+              progress=d.progress(lambda: f"waiting for the people on call; {d.obs.watched()}"))
         self.applied_at = d.timeline.first("mitigated").at
         took = d.timeline.time_to_mitigate
         self.output = "mitigated " + (f"{took:.1f}s after the first page" if took is not None else "before any page")

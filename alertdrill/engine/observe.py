@@ -11,17 +11,17 @@ import time
 
 import httpx
 
+from alertdrill.config import current as current_config
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.errors import AlertNotFired
 from alertdrill.target.clients.prometheus import AlertState, PrometheusError
 from alertdrill.target.clients.sink import Notification
+from alertdrill.target import health
 from alertdrill.target.clients.timestamps import epoch
 from alertdrill.target.settings import SERVICES
 
 MONITORING_ERRORS = (PrometheusError, httpx.HTTPError)
-# Signals the generator may hold in a steady stack: one a second, each in flight for milliseconds.
-STEADY_BACKLOG = 3
 # A rule group reads the samples stamped up to its scheduled tick, and starts (the `lastEvaluation` the
 # API shows) a moment after that tick: an evaluation counts as having seen a scrape only when it started
 # this long after the scrape ended, so a tick that came late still falls after the scrape began.
@@ -149,7 +149,7 @@ class Observer:
                 lines.append(self.watched())
         except MONITORING_ERRORS as exc:
             lines.append(f"Prometheus unreachable: {exc}")
-        lines.append("containers: " + ", ".join(f"{n}={s}" for n, s in self.ctx.docker.states(SERVICES).items()))
+        lines.append("containers: " + ", ".join(f"{n}={s}" for n, s in self.ctx.stack.states(SERVICES).items()))
         try:
             notes = self.ctx.sink.notifications(since=self.started)
             lines.append("notifications since the drill began: " + ("; ".join(n.describe() for n in notes) or "none"))
@@ -172,19 +172,12 @@ class Observer:
                 if not (a.state == "pending" and a.name in tolerate_pending)]
 
     def steady_problems(self, tolerate_pending: frozenset[str] = frozenset()) -> list[str]:
-        """What keeps the stack from steady state now ([] when steady). Alerts named in
-        `tolerate_pending` may still be pending (a drill's own side effects, winding down)."""
-        problems = []
-        bad = {n: s for n, s in self.ctx.docker.states(SERVICES).items() if s != "running (healthy)"}
-        if bad:
-            problems.append("containers not healthy: " + ", ".join(f"{n}={s}" for n, s in bad.items()))
-        try:
-            r = httpx.get(f"{self.ctx.endpoints.backend}/ready", timeout=3)
-            if r.status_code != 200:
-                problems.append(f"backend /ready -> {r.status_code} {r.text[:120]}")
-        except httpx.HTTPError as exc:
-            problems.append(f"backend /ready unreachable: {exc}")
-        problems += self._generator_backlog()
+        """What keeps the stack from steady state now ([] when steady): the target's health
+        (alertdrill.target.health) and any alert active. Alerts named in `tolerate_pending` may still be
+        pending (a drill's own side effects, winding down)."""
+        conf = current_config()
+        problems = health.containers(self.ctx.stack, SERVICES) + health.readiness(self.ctx.endpoints, conf)
+        problems += health.platform_checks(self.ctx)
         try:
             active = self.active_alerts(tolerate_pending)
             if active:
@@ -195,20 +188,6 @@ class Observer:
         except MONITORING_ERRORS as exc:
             problems.append(f"monitoring unreachable: {exc}")
         return problems
-
-    def _generator_backlog(self) -> list[str]:
-        """The signal generator, where the platform has one, holds no backlog: after an ingestion outage it
-        is still sending what queued, and a drill started now would see its signals queue behind that."""
-        if "signal-generator" not in SERVICES:
-            return []
-        try:
-            backlog = httpx.get(f"{self.ctx.endpoints.generator}/status", timeout=3).json()["backlog"]
-        except (httpx.HTTPError, ValueError, KeyError) as exc:
-            return [f"signal-generator /status unreadable: {exc!r}"]
-        if backlog > STEADY_BACKLOG:
-            return [f"signal-generator backlog {backlog} (still delivering what queued during an ingestion "
-                    "outage; a drill's signals would queue behind it)"]
-        return []
 
 
 def notice_problems(notes, alert: str, runbook) -> list[str]:

@@ -12,11 +12,13 @@ import textwrap
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+from alertdrill.alerting.timings import FLOORS
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import Fault
 from alertdrill.engine.guards import Guard
 from alertdrill.engine.remediations import Remediation, RunbookAction
 from alertdrill.errors import DrillError, InvestigationFailed
+from alertdrill.runbook.promises import parse_promises
 
 STEPS = ("steady_state", "workload", "inject", "expect_firing", "investigate", "guard", "remediate",
          "expect_resolved", "invariant")
@@ -149,14 +151,16 @@ def _remediation_step(node: ast.expr, namespace: dict, runbook, remediate: str) 
 
 def plan_scenario(scenario: str, run, expect: AlertExpectation, timings, runbook, timeouts,
                   remediate: str = "runbook", options: dict | None = None) -> DrillPlan:
+    expect = expect.against(parse_promises(runbook))  # PromiseError: the runbook has no row for the alert
     name = expect.alertname
-    fire = timeouts.fire or timings.fire_deadline_s(name)
-    resolve = timeouts.resolve or timings.resolve_deadline_s(name)
-    mitigate = timeouts.resolve or timings.mitigate_deadline_s(name)
+    deadline = {"fire": timings.fire_deadline(name, timeouts.fire),
+                "cause gone": timings.mitigate_deadline(name, timeouts.resolve),
+                "resolve": timings.resolve_deadline(name, timeouts.resolve)}
+    fire, mitigate, resolve = (deadline[k].seconds for k in ("fire", "cause gone", "resolve"))
     header = [f"alert {name} ({expect.severity}) -> {', '.join(sorted(expect.receivers))}",
               f"timings {timings.label}: {timings.describe(name)}; resolve floor {timings.resolve_floor_s:g}s",
-              f"deadlines: fire {fire:g}s, cause gone {mitigate:g}s, resolve {resolve:g}s; "
-              f"watch {timings.scale_expr(expect.watch) or '-'} (alert when {expect.threshold or '-'})"]
+              "deadlines: " + "; ".join(f"{k} {d.seconds:g}s ({d.why})" for k, d in deadline.items()),
+              f"watch {timings.scale_expr(expect.watch) or '-'} (alert when {expect.threshold or '-'}); {FLOORS}"]
     steps: list[PlanStep] = []
     if name not in runbook:
         steps.append(PlanStep("runbook", f"section for {name}", problem=f"the runbook {runbook.path} has no section for {name}"))

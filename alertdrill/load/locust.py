@@ -354,6 +354,8 @@ class LocustLoad:
         (self.run_dir / "alertdrill_report.py").write_text(REPORTER)
         env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}  # no stray locust config
         env.update({"PYTHONUNBUFFERED": "1", **self.env, "ALERTDRILL_LOAD_REPORT": str(self.run_dir / "report.json")})
+        # a locustfile may import the project's own modules (its platform's client), as its tests do
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(current_config().root), env.get("PYTHONPATH", "")) if p)
         self._log_fh = open(self.log_path, "ab")
         self._log_fh.write(("$ " + " ".join(self.command()) + "\n").encode())
         self._log_fh.flush()

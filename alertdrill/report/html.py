@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from alertdrill.alerting.timings import FLOORS
 from alertdrill.report.chart import chart_svg, event_color
 from alertdrill.report.load import label, ratio, seconds, started_at, verdict
 
@@ -44,7 +45,7 @@ def render_html(timelines: list[dict], *, title: str = "alertdrill report", tren
     for d in drills:
         counts[d["verdict"]] = counts.get(d["verdict"], 0) + 1
     return _env().get_template("report.html.j2").render(
-        title=title, drills=drills, counts=counts, trends=trends or {},
+        title=title, drills=drills, counts=counts, trends=trends or {}, floors=FLOORS,
         generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         started=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(min(started_at(t) for t in timelines)))
         if timelines else "-")

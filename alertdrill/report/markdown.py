@@ -1,6 +1,7 @@
 """The run's summary as Markdown, for CI job summaries ($GITHUB_STEP_SUMMARY) and incident reviews."""
 from __future__ import annotations
 
+from alertdrill.alerting.timings import FLOORS
 from alertdrill.report.load import label, ratio, seconds, verdict
 
 ICONS = {"passed": "✅", "caught": "✅", "failed": "❌", "MISSED": "❌", "aborted": "⏹"}
@@ -22,6 +23,5 @@ def summary_markdown(timelines: list[dict]) -> str:
         first = (t.get("error") or "no message recorded").splitlines()[0]
         lines += ["", f"**{label(t)}** {verdict(t)}: {first}"]
     factors = sorted({f"x{t.get('factor', 0):g}" for t in timelines})
-    lines += ["", f"time compression {', '.join(factors)}; floor: fire = window + scrape + evaluation + for + group_wait, "
-                  "resolve = scrape + evaluation + group_interval"]
+    lines += ["", f"time compression {', '.join(factors)}; {FLOORS}"]
     return "\n".join(lines) + "\n"

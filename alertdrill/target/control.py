@@ -8,6 +8,11 @@ target (docs/kubernetes.md) is another module implementing the same methods, not
     restart(service)     docker compose restart               kubectl rollout restart deploy/<s>
     kill(service, sig)   docker kill --signal                 kubectl delete pod -l app=<s> --grace-period=0
     exec(service, cmd)   docker exec                          kubectl exec deploy/<s> -- cmd
+    exec_detached(...)   docker exec -d                       kubectl exec deploy/<s> -- cmd & (a job)
+    read_file(s, path)   cat in the container                 kubectl exec ... cat (or the ConfigMap)
+    write_file(s, p, t)  write in the container, bytes exact  kubectl exec ... (or patch the ConfigMap)
+    started_at(services) the containers' StartedAt            the pods' startTime
+    states(services)     state of each, as state() words      the same, per deployment
     logs(service, ...)   docker logs                          kubectl logs deploy/<s> --since
     state(service)       running (healthy) | exited | missing  ready replicas / desired, as the same words
     status()             compose ps                           kubectl get deploy,sts -o json
@@ -15,8 +20,9 @@ target (docs/kubernetes.md) is another module implementing the same methods, not
     overrides            compose variables for the runbook     KUBECONFIG, namespace for the runbook
     follow(script)       the lane's container names and ports  the namespace's names (or as written)
 
-Faults reach the platform only through `ctx.stack` (this protocol) and `ctx.toxiproxy` (a Toxiproxy API,
-in a cluster a sidecar); nothing in a fault names docker or compose.
+Faults, guards, remediations and checks reach the platform only through `ctx.stack` (this protocol) and
+`ctx.toxiproxy` (a Toxiproxy API, in a cluster a sidecar); nothing in alertdrill/engine names docker or
+compose. Behind it, Stack reaches containers with the Docker SDK and the stack with the compose CLI.
 """
 from __future__ import annotations
 
@@ -47,6 +53,16 @@ class StackControl(Protocol):
     def kill(self, service: str, signal: str = "SIGKILL") -> None: ...
 
     def exec(self, service: str, cmd: list[str] | str) -> tuple[int, str]: ...
+
+    def exec_detached(self, service: str, cmd: list[str], *, environment: dict[str, str] | None = None) -> None: ...
+
+    def read_file(self, service: str, path: str) -> str: ...
+
+    def write_file(self, service: str, path: str, text: str) -> None: ...
+
+    def started_at(self, services) -> dict[str, float | None]: ...
+
+    def states(self, services) -> dict[str, str]: ...
 
     def logs(self, service: str, since: float | None = None, tail: int | str = "all") -> str: ...
 

@@ -1,13 +1,14 @@
 """A service's .env file inside its container: read it, change some settings, write it back exactly.
 The one helper for every edit of a config file in a container (a fault's bad config, a guard's
-snapshot, a remediation checked afterwards)."""
+snapshot, a remediation checked afterwards), through the target interface (alertdrill.target.control:
+read_file, write_file), whatever runs the platform."""
 from __future__ import annotations
 
-import base64
-import shlex
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from alertdrill.target.clients.docker import DockerClient
+if TYPE_CHECKING:
+    from alertdrill.target.control import StackControl
 
 
 @dataclass(frozen=True)
@@ -18,23 +19,16 @@ class EnvFile:
     def __str__(self) -> str:
         return f"{self.service}:{self.path}"
 
-    def read(self, docker: DockerClient) -> str:
-        code, text = docker.exec(self.service, ["cat", self.path])
-        if code != 0:
-            raise RuntimeError(f"cannot read {self.path} in {self.service}: {text.strip()}")
-        return text
+    def read(self, target: "StackControl") -> str:
+        return target.read_file(self.service, self.path)
 
-    def write(self, docker: DockerClient, text: str) -> None:
-        # base64 keeps the bytes exact (no quoting, trailing newline or not)
-        payload = base64.b64encode(text.encode()).decode()
-        code, out = docker.exec(self.service, ["sh", "-c", f"echo {payload} | base64 -d > {shlex.quote(self.path)}"])
-        if code != 0:
-            raise RuntimeError(f"cannot write {self.path} in {self.service}: {out.strip()}")
+    def write(self, target: "StackControl", text: str) -> None:
+        target.write_file(self.service, self.path, text)
 
-    def set(self, docker: DockerClient, settings: dict[str, str]) -> str:
+    def set(self, target: "StackControl", settings: dict[str, str]) -> str:
         """Change KEY=value settings in place; return the text as it was before."""
-        before = self.read(docker)
-        self.write(docker, set_env_values(before, settings))
+        before = self.read(target)
+        self.write(target, set_env_values(before, settings))
         return before
 
 

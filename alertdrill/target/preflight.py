@@ -23,6 +23,7 @@ from pathlib import Path
 import psutil
 import psycopg
 
+from alertdrill.config import current as current_config
 from alertdrill.errors import StackError
 from alertdrill.target.clients import PrometheusClient, ToxiproxyClient
 from alertdrill.wait import until
@@ -39,12 +40,12 @@ WHERE l.locktype = 'relation' AND l.granted AND l.mode = ANY(%s) AND a.pid <> pg
 
 def preflight(stack, *, state_dir: Path, alerts_clear_s: float = 180.0, report=print) -> list[str]:
     """Reset what a previous run left behind; return what was reset (empty: the stack was clean)."""
-    services = set(stack.services)  # a platform without Toxiproxy or Postgres has nothing of theirs to reset
+    services = set(stack.services)  # a platform without Toxiproxy or a database has nothing of theirs to reset
     done: list[str] = []
     done += _locust_processes(state_dir)
     if "toxiproxy" in services:
         done += _toxics(ToxiproxyClient(stack.endpoints.toxiproxy))
-    if "postgres" in services:
+    if current_config().postgres_dsn:
         done += _locks(stack.endpoints.postgres_dsn)
     done += _config_files(stack)
     for line in done:

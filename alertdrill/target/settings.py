@@ -1,5 +1,5 @@
-"""Where the stack's services listen. Defaults are the runbook's (PORT_DEFAULTS, SERVICE_PORTS: this
-repository's layout, the defaults of alertdrill.config); a user's `[tool.alertdrill.ports]` and
+"""Where the stack's services listen. The port defaults are the runbook's (PORT_DEFAULTS, the defaults of
+alertdrill.config); the services are the user's alone (SERVICE_PORTS is empty); a user's `[tool.alertdrill.ports]` and
 `[tool.alertdrill.services]` replace them, every default moves into the lane's block (alertdrill.target.lane),
 and every port follows the same environment variable that the compose file reads, so the suite and the
 stack agree."""
@@ -24,18 +24,9 @@ PORT_DEFAULTS = {
     "ALERTMANAGER_PORT": 9093,
 }
 
-# Compose service -> the port variable of its main listener (for status output).
-SERVICE_PORTS = {
-    "postgres": "POSTGRES_PORT",
-    "redis": "REDIS_PORT",
-    "vendor": "VENDOR_PORT",
-    "toxiproxy": "TOXIPROXY_PORT",
-    "backend": "BACKEND_PORT",
-    "signal-generator": "SIGNAL_GENERATOR_PORT",
-    "alert-sink": "ALERT_SINK_PORT",
-    "prometheus": "PROMETHEUS_PORT",
-    "alertmanager": "ALERTMANAGER_PORT",
-}
+# Compose service -> the port variable of its main listener (status output, steady state, readiness):
+# none by default, as alertdrill cannot know a platform's services; `alertdrill init` writes them.
+SERVICE_PORTS: dict[str, str] = {}
 
 
 def __getattr__(name: str):
@@ -97,13 +88,12 @@ class Endpoints:
         return self.url("TOXIPROXY_PORT")
 
     @property
-    def generator(self) -> str:
-        return self.url("SIGNAL_GENERATOR_PORT")
-
-    @property
     def postgres_dsn(self) -> str:
-        # Straight to Postgres, not through Toxiproxy: the suite's own checks must see the truth.
-        return f"postgresql://postgres:postgres@127.0.0.1:{self.ports['POSTGRES_PORT']}/trading_signals"
+        """The platform's database ([tool.alertdrill] postgres_dsn, the lane's ports filled in): straight to
+        Postgres, not through Toxiproxy, as the suite's own checks must see the truth."""
+        from alertdrill.config import current, dsn
+
+        return dsn(current(), self.ports)
 
     @property
     def redis_url(self) -> str:

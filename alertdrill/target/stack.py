@@ -6,8 +6,10 @@ timeout and a process group on every call); the containers go through `self.dock
 Faults, guards and checks reach Docker only through these two."""
 from __future__ import annotations
 
+import base64
 import json
 import os
+import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,7 @@ from testcontainers.compose import DockerCompose
 from alertdrill.errors import ConfigError, StackError
 from alertdrill.proc import run as proc_run
 from alertdrill.target import lane as lanes
-from alertdrill.target.clients.docker import DockerClient
+from alertdrill.target.clients.docker import APIError, DockerClient
 from alertdrill.config import current as current_config
 from alertdrill.target.settings import Endpoints
 
@@ -160,6 +162,37 @@ class Stack:
 
     def exec(self, service: str, cmd: list[str] | str) -> tuple[int, str]:
         return self.docker.exec(service, cmd)
+
+    def exec_detached(self, service: str, cmd: list[str], *, environment: dict[str, str] | None = None) -> None:
+        self.docker.exec_detached(service, cmd, environment=environment)
+
+    def read_file(self, service: str, path: str) -> str:
+        """A file in the service's container (relative to its working directory); RuntimeError if it
+        cannot be read (a container going down answers the SDK with an APIError: the same to a caller)."""
+        try:
+            code, text = self.docker.exec(service, ["cat", path])
+        except APIError as exc:
+            raise RuntimeError(f"cannot read {path} in {service}: {exc}") from None
+        if code != 0:
+            raise RuntimeError(f"cannot read {path} in {service}: {text.strip()}")
+        return text
+
+    def write_file(self, service: str, path: str, text: str) -> None:
+        """Write `text` to a file in the service's container, bytes exact (base64: no quoting, trailing
+        newline or not)."""
+        payload = base64.b64encode(text.encode()).decode()
+        try:
+            code, out = self.docker.exec(service, ["sh", "-c", f"echo {payload} | base64 -d > {shlex.quote(path)}"])
+        except APIError as exc:
+            raise RuntimeError(f"cannot write {path} in {service}: {exc}") from None
+        if code != 0:
+            raise RuntimeError(f"cannot write {path} in {service}: {out.strip()}")
+
+    def started_at(self, services) -> dict[str, float | None]:
+        return self.docker.started_at(services)
+
+    def states(self, services) -> dict[str, str]:
+        return self.docker.states(services)
 
     def logs(self, service: str, since: float | None = None, tail: int | str = "all") -> str:
         return self.docker.logs(service, since=since, tail=tail)

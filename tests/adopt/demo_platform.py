@@ -10,23 +10,24 @@ from __future__ import annotations
 from pathlib import Path
 
 PROJECT = "alertdrill-adopt-demo"
-PORTS = {"BACKEND_PORT": 19080, "ALERT_SINK_PORT": 19095, "PROMETHEUS_PORT": 19090, "ALERTMANAGER_PORT": 19093}
+PORTS = {"WEB_PORT": 19080, "ALERT_SINK_PORT": 19095, "PROMETHEUS_PORT": 19090, "ALERTMANAGER_PORT": 19093}
 CONTAINERS = ("adopt-web", "adopt-sink", "adopt-prometheus", "adopt-alertmanager")
 
-WEB = '''"""The demo platform's service: /metrics (one counter), /ready."""
+# No /ready and no backend: steady state needs nothing of a platform but healthy containers and quiet alerts.
+WEB = '''"""The demo platform's service: /metrics (one counter)."""
 import http.server, os
 served = 0
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         global served
         served += 1
-        body = {"/ready": "ready\\n", "/metrics": f"web_requests_total {served}\\n"}.get(self.path)
+        body = {"/metrics": f"web_requests_total {served}\\n"}.get(self.path)
         self.send_response(200 if body else 404)
         self.end_headers()
         self.wfile.write((body or "no\\n").encode())
     def log_message(self, *a):
         pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["BACKEND_PORT"])), H).serve_forever()
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["WEB_PORT"])), H).serve_forever()
 '''
 
 SINK = '''"""The demo platform's alert sink: records Alertmanager webhooks per receiver (/hook/<receiver>)."""
@@ -76,7 +77,7 @@ alerting:
   alertmanagers: [{static_configs: [{targets: ["127.0.0.1:${ALERTMANAGER_PORT}"]}]}]
 scrape_configs:
   - job_name: web
-    static_configs: [{targets: ["127.0.0.1:${BACKEND_PORT}"]}]
+    static_configs: [{targets: ["127.0.0.1:${WEB_PORT}"]}]
 """
 
 RULES = """groups:
@@ -179,7 +180,7 @@ look at the load balancer's access log.
 
 COMPOSE = f"""name: {PROJECT}
 x-ports: &ports
-  BACKEND_PORT: ${{BACKEND_PORT:-19080}}
+  WEB_PORT: ${{WEB_PORT:-19080}}
   ALERT_SINK_PORT: ${{ALERT_SINK_PORT:-19095}}
   PROMETHEUS_PORT: ${{PROMETHEUS_PORT:-19090}}
   ALERTMANAGER_PORT: ${{ALERTMANAGER_PORT:-19093}}
@@ -194,7 +195,7 @@ services:
     command: ["python3", "/demo/web.py"]
     healthcheck:
       <<: *health
-      test: ["CMD-SHELL", "python3 -c \\"import os,urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/ready' % os.environ['BACKEND_PORT'], timeout=2)\\""]
+      test: ["CMD-SHELL", "python3 -c \\"import os,urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/metrics' % os.environ['WEB_PORT'], timeout=2)\\""]
   adopt-sink:
     image: alertdrill/platform:dev
     container_name: adopt-sink

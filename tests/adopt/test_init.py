@@ -39,7 +39,7 @@ def test_init_writes_a_configuration_that_finds_the_platform(platform):
     assert conf.compose_file == (platform / "compose.yml").resolve()
     assert conf.compose_project == demo_platform.PROJECT
     assert conf.receivers == ("pager", "chat")
-    assert conf.services == {"adopt-web": "BACKEND_PORT", "adopt-sink": "ALERT_SINK_PORT",
+    assert conf.services == {"adopt-web": "WEB_PORT", "adopt-sink": "ALERT_SINK_PORT",
                              "adopt-prometheus": "PROMETHEUS_PORT", "adopt-alertmanager": "ALERTMANAGER_PORT"}
     assert {k: conf.ports[k] for k in demo_platform.PORTS} == demo_platform.PORTS
 

@@ -22,8 +22,8 @@ Edit = Callable[[str], str]
 
 @dataclass(frozen=True)
 class Breakage:
-    kind: str  # rules | routing | runbook
-    edit: Edit
+    kind: str  # rules | routing | runbook | both
+    edit: Edit  # both: the two Breakages
     description: str
 
     @classmethod
@@ -38,11 +38,20 @@ class Breakage:
     def runbook(cls, edit: Edit, description: str) -> "Breakage":
         return cls("runbook", edit, description)
 
+    @classmethod
+    def both(cls, first: "Breakage", second: "Breakage") -> "Breakage":
+        """Two breakages at once: a drill must name both promises it breaks."""
+        return cls("both", (first, second), f"{first.description}; and {second.description}")  # type: ignore[arg-type]
+
     @contextmanager
     def applied(self, ctx: DrillContext) -> Iterator[DrillContext]:
         """The breakage in effect; yields the context a drill must use while it is (the same one, or
         one reading the broken runbook)."""
-        if self.kind == "runbook":
+        if self.kind == "both":
+            first, second = self.edit  # type: ignore[misc]
+            with first.applied(ctx) as once, second.applied(once) as twice:
+                yield twice
+        elif self.kind == "runbook":
             yield ctx.with_runbook(_broken_runbook(ctx, self.edit))
         elif self.kind == "rules":
             with _edited(_rules_file(ctx), self.edit, ctx.prometheus.reload):
@@ -96,7 +105,7 @@ def _alertmanager_file(ctx: DrillContext) -> Path:
 
 def _reload_alertmanager(ctx: DrillContext) -> None:
     # The container renders its config from the mounted copy (sink port), then reloads it.
-    code, out = ctx.docker.exec("alertmanager", ["render-config"])
+    code, out = ctx.stack.exec("alertmanager", ["render-config"])
     if code != 0:
         raise RuntimeError(f"render-config in alertmanager failed ({code}): {out.strip()[-300:]}")
     ctx.alertmanager.reload()

@@ -54,6 +54,18 @@ CASES = [
                                   "docker compose -f docker-compose.test.yml restart backend", count=-1),
                           "the runbook restarts the backend, which does not bring a dead Redis back"),
          AlertNotResolved, "RedisDisconnected kept firing"),
+    # Two promises broken at once, and the failure names both: the one that stopped the drill (the cause
+    # stayed) and what the recorded notices show (someone paged who should not be).
+    Case("RedisDisconnected-manager-paged-and-remediation-restarts-backend", test_redis_disconnected,
+         Breakage.both(
+             Breakage.routing(replace("""matchers: ['severity="critical"', 'revenue_impact="true"']""",
+                                      """matchers: ['severity="critical"']"""),
+                              "the engineering manager is paged for every critical alert, revenue or not"),
+             Breakage.runbook(replace("docker compose -f docker-compose.test.yml restart redis",
+                                      "docker compose -f docker-compose.test.yml restart backend", count=-1),
+                              "the runbook restarts the backend, which does not bring a dead Redis back")),
+         AlertNotResolved, r"RedisDisconnected kept firing(.|\n)*also broken: RedisDisconnected also reached "
+                           r"\['engineering-manager'\]"),
     Case("RedisDisconnected-page-delayed-on-a-child-route", test_redis_disconnected,
          Breakage.routing(replace("  - receiver: pagerduty\n", "  - receiver: pagerduty\n    group_wait: 15s\n"),
                           "the PagerDuty route waits 15 s (7.5 minutes in production) before the first page"),

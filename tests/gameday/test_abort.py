@@ -17,8 +17,8 @@ from alertdrill.engine.observe import Observer
 from alertdrill.engine.timeline import Timeline
 from alertdrill.errors import DrillAborted
 from alertdrill.target.clients import PrometheusClient, SinkClient
-from alertdrill.target.clients.docker import DockerClient
 from alertdrill.target.clients.prometheus import AlertState
+from alertdrill.target.stack import Stack
 from tests.doubles import stand_in
 
 EXPECT = AlertExpectation("RedisDisconnected", "critical", frozenset({"pagerduty"}))
@@ -54,7 +54,7 @@ def a_drill(alerts=(), started=0.0, side_effects=None):
     expect = AlertExpectation(EXPECT.alertname, EXPECT.severity, EXPECT.receivers, side_effects=side_effects or {})
     ctx = stand_in(DrillContext, prometheus=stand_in(PrometheusClient, alerts=lambda: list(alerts)),
                    sink=stand_in(SinkClient, notifications=lambda **kw: []),
-                   docker=stand_in(DockerClient, states=lambda names: {n: "running (healthy)" for n in names}))
+                   stack=stand_in(Stack, states=lambda services: {n: "running (healthy)" for n in services}))
     return stand_in(Drill, started=started, expect=expect, obs=Observer(ctx, expect, started),
                     timeline=Timeline(scenario="test_RedisDisconnected", alert=EXPECT.alertname, factor=30.0))
 

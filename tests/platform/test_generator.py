@@ -461,7 +461,7 @@ def test_backlog_survives_restarts(tmp_path, start_generator, backend, pg):
     (the backlog comes back and grows), stopped (SIGTERM), started once more against the real backend:
     the drills' "nothing lost" invariant (alertdrill.invariants.signals_stored_since) holds over the
     whole period: every signal generated before, between and after the restarts stored exactly once."""
-    from alertdrill.engine.invariants import signals_stored_since
+    from scenarios.platform.invariants import signals_stored_since
 
     workdir = tmp_path / "app"
     workdir.mkdir()

@@ -14,7 +14,6 @@ from alertdrill.config import current as current_config
 from alertdrill.target import lane as lanes
 from alertdrill.target.clients import ToxiproxyClient
 from alertdrill.target.clients.docker import DockerClient
-from alertdrill.target.envfile import EnvFile
 from alertdrill.target.settings import Endpoints
 
 from tests.reliability.drillproc import ROOT, leftovers, run_drill
@@ -38,7 +37,8 @@ def _dirty(tmp_path):
     ToxiproxyClient(ends.toxiproxy).add_toxic("postgres", "left_behind", "latency", {"latency": 300})
     docker = DockerClient(container=lanes.current().container)  # this run's lane
     try:
-        EnvFile("backend", "backend/.env").set(docker, {"DB_POOL_SIZE": "2"})
+        code, out = docker.exec("backend", ["sh", "-c", "echo DB_POOL_SIZE=2 >> backend/.env"])
+        assert code == 0, f"could not dirty backend/.env: {out}"
         # a runaway job's lock, as RunawayQuery takes it, from a session nobody will end
         docker.exec_detached("postgres", ["psql", "-U", "postgres", "-d", "trading_signals", "-c",
                                           "BEGIN; LOCK TABLE payments IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3600);"],

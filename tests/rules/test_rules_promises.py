@@ -56,14 +56,32 @@ def test_inhibitions_are_the_promised_ones_and_match_labels_the_rules_produce(am
 
 @pytest.mark.parametrize("module", SCENARIOS, ids=lambda m: m.EXPECTATION.alertname)
 def test_scenario_expects_what_the_runbook_promises(module):
+    """A scenario says only what the runbook does not: severity, receivers, threshold and routing labels
+    come from the alert index of the runbook the drill reads, and its instance labels contradict none."""
     e = module.EXPECTATION
-    p = PROMISES.alert(e.alertname)
-    assert e.severity == p.severity, f"{module.__name__}: expects severity {e.severity}, the runbook promises {p.severity}"
-    assert e.receivers == frozenset(p.receivers), (
-        f"{module.__name__}: expects receivers {sorted(e.receivers)}, the runbook promises {list(p.receivers)}")
+    assert (e.severity, e.receivers, e.threshold) == (None, None, None), (
+        f"{module.__name__}: writes severity {e.severity!r}, receivers {e.receivers}, threshold {e.threshold!r} "
+        "itself: leave them to the runbook (AlertExpectation.from_runbook)")
+    p, resolved = PROMISES.alert(e.alertname), e.against(PROMISES)
+    assert (resolved.severity, resolved.receivers) == (p.severity, frozenset(p.receivers))
+    assert resolved.threshold == str(p.threshold)
     for key, value in p.labels.items():
-        assert e.labels.get(key) == value, (
-            f"{module.__name__}: the runbook routes {e.alertname} by {key}=\"{value}\"; the scenario's labels "
-            f"{e.labels} do not say so")
-    assert e.threshold.replace(" ", "") == str(p.threshold).replace(" ", ""), (
-        f"{module.__name__}: shows threshold {e.threshold!r}, the runbook promises {p.threshold}")
+        assert resolved.labels.get(key) == value, (
+            f"{module.__name__}: the runbook routes {e.alertname} by {key}=\"{value}\"; the scenario's instance "
+            f"{e.labels} says otherwise")
+
+
+def test_an_edited_runbook_moves_the_expectation_with_it():
+    import dataclasses
+
+    from alertdrill.engine.expectation import AlertExpectation
+    from alertdrill.runbook.promises import PromiseError
+
+    e = AlertExpectation.from_runbook("RedisDisconnected", watch="min(redis_connected)")
+    edited = dataclasses.replace(PROMISES, alerts={**PROMISES.alerts, "RedisDisconnected": dataclasses.replace(
+        PROMISES.alert("RedisDisconnected"), severity="warning", receivers=("slack-oncall-alerts",))})
+    assert (e.against(edited).severity, e.against(edited).receivers) == ("warning", frozenset({"slack-oncall-alerts"}))
+    with pytest.raises(PromiseError, match="has no row for Renamed"):
+        AlertExpectation.from_runbook("Renamed").against(PROMISES)
+    explicit = AlertExpectation("WebDown", "critical", frozenset({"pager"}), threshold="== 0")
+    assert explicit.against(PROMISES) is explicit, "a scaffolded drill that says it all needs no alert index"

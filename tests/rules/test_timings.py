@@ -136,3 +136,22 @@ def test_inhibition_window_is_the_sources_first_notice_to_its_own_endsAt():
         check(fired, twin_after)  # the critical alert never ended: every later notice of the twin counts
     with pytest.raises(InvariantViolated, match="HighAPILatency reached a receiver"):
         check(ended, twin_first)  # nor ever notified: every notice since the fault counts
+
+
+def test_every_deadline_carries_the_sentence_that_explains_it_and_a_hand_set_one_wins():
+    """One home for each figure and its sentence (alertdrill.alerting.timings): the plan, the failure
+    messages and the report read both from there."""
+    t = Timings.from_files(30)
+    window = t.window_s("HighAPILatency")
+    fire, cause, resolve = (t.fire_deadline("HighAPILatency"), t.mitigate_deadline("HighAPILatency"),
+                            t.resolve_deadline("HighAPILatency"))
+    assert (fire.seconds, cause.seconds, resolve.seconds) == (
+        t.fire_deadline_s("HighAPILatency"), t.mitigate_deadline_s("HighAPILatency"),
+        t.resolve_deadline_s("HighAPILatency"))
+    assert f"the {window:g}s window filling" in fire.why and f"the {window:g}s window draining" in cause.why
+    assert "30 s for a restart" in resolve.why
+    by_hand = t.mitigate_deadline("HighAPILatency", 99.0)
+    assert by_hand.seconds == 99.0 and "--resolve-timeout" in by_hand.why and cause.why in by_hand.why
+    notify = t.notify_deadline(120_000, 30_000)
+    assert notify.seconds == t.notify_deadline_s(120_000, 30_000)
+    assert notify.why.endswith(f"= {notify.seconds:g}s (x30 of the runbook's promise)"), notify.why

@@ -12,6 +12,7 @@ import pytest
 from alertdrill.target.clients import AlertmanagerClient, PrometheusClient, SinkClient
 from alertdrill.runbook.queries import metric_names, runbook_queries
 from alertdrill.wait import until
+from scenarios.platform.client import generator_url
 
 pytestmark = pytest.mark.stack
 
@@ -44,7 +45,7 @@ def test_every_metric_the_runbook_names_is_exposed(stack, drill_settings):
     names = set().union(*(metric_names(q) for q in runbook_queries(drill_settings.runbook.path.read_text())))
     assert len(names) >= 8, f"the runbook's curl lines name too few metrics to check: {sorted(names)}"
     backend = httpx.get(f"{stack.endpoints.backend}/metrics", timeout=5).text
-    generator = httpx.get(f"{stack.endpoints.generator}/metrics", timeout=5).text
+    generator = httpx.get(f"{generator_url(stack.endpoints)}/metrics", timeout=5).text
     missing = sorted(n for n in names if not _exposes(backend, n) and not _exposes(generator, n))
     assert not missing, f"no /metrics of the stack exposes these metrics the runbook queries: {missing}"
     backend_metrics = {"request_duration_seconds", "http_requests_total", "errors_total", "db_connection_pool_size",

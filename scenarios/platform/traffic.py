@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from alertdrill.target.platform import Device, PlatformClient, checkout_event
+from scenarios.platform.client import Device, PlatformClient, checkout_event
 from alertdrill.wait import until
 
 

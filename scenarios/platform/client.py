@@ -1,5 +1,6 @@
-"""The suite's view of the platform's API, as its users (the dashboard, Stripe, an EA) call it.
-Nothing here imports the platform: requests are built and signed from the API's published rules."""
+"""The reference platform's API as its users (the dashboard, Stripe, an EA) call it, and where its own
+services listen. Nothing here imports the platform: requests are built and signed from the API's
+published rules."""
 from __future__ import annotations
 
 import hashlib
@@ -13,6 +14,11 @@ import httpx
 
 DEMO_USER = ("trader@example.com", "trader-password")
 WEBHOOK_SECRET = "whsec_alertdrill_test"  # the stack's backend/.env default
+
+
+def generator_url(endpoints) -> str:
+    """The signal generator's own API (its ledger and backlog), on the lane's port."""
+    return endpoints.url("SIGNAL_GENERATOR_PORT")
 
 
 def stripe_signature(payload: bytes, secret: str, timestamp: int | None = None) -> str:
