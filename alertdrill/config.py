@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from alertdrill.errors import ConfigError
-from alertdrill.target import lane as lanes
-from alertdrill.target.settings import PORT_DEFAULTS, SERVICE_PORTS
+from alertdrill.target import defaults as lanes
+from alertdrill.target.defaults import PORT_DEFAULTS, SERVICE_PORTS
 
 ENV_VAR = "ALERTDRILL_CONFIG"
 # A parallel drill lane's worker sets it, so the processes it starts in its checkout (a drill run as CI

@@ -16,7 +16,6 @@ from alertdrill.target.clients import AlertmanagerClient, PrometheusClient, Sink
 from alertdrill.target.health import load_checks
 from alertdrill.target.settings import Endpoints
 from alertdrill.target.stack import Stack
-from alertdrill.engine.events import EventLog
 
 Reporter = Callable[[str], None]
 
@@ -51,6 +50,8 @@ class DrillContext:
     reporter: Reporter = print
     gameday: Gameday = field(default_factory=Gameday)
     progress_lines: bool = True  # a "[..s left] waiting" line every 2 s (off under a live view)
+    # DrillEventHandler instances (alertdrill.engine.events): the drills' fixture puts the event log first
+    handlers: list = field(default_factory=list)
     endpoints: Endpoints = field(init=False)
 
     def __post_init__(self) -> None:
@@ -61,8 +62,6 @@ class DrillContext:
         self.sink = SinkClient(self.endpoints.sink)
         self.toxiproxy = ToxiproxyClient(self.endpoints.toxiproxy)
         self.timelines: list = []  # every drill's Timeline, for the summary
-        # DrillEventHandler instances (alertdrill.engine.events); the event log is always kept
-        self.handlers: list = [EventLog(self.artifacts)]
         # the platform's own steady-state checks ([tool.alertdrill] steady_checks: alertdrill.target.health)
         self.steady_checks = load_checks(current_config())
 

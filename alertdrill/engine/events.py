@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from alertdrill.engine.drill import Drill
+    from alertdrill.engine.runner import DrillRun as Drill
     from alertdrill.engine.timeline import Event, Phase
 
 

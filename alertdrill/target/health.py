@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import httpx
 
@@ -14,9 +14,9 @@ from alertdrill.errors import ConfigError
 
 if TYPE_CHECKING:
     from alertdrill.config import Config
-    from alertdrill.engine.context import DrillContext
 
-SteadyCheck = Callable[["DrillContext"], list[str]]
+# Called with the drill context (alertdrill.engine.context.DrillContext, which loads them: not imported here).
+SteadyCheck = Callable[[Any], list[str]]
 READY_TIMEOUT_S = 3.0
 
 
@@ -59,7 +59,7 @@ def readiness(endpoints, conf: "Config") -> list[str]:
     return problems
 
 
-def platform_checks(ctx: "DrillContext") -> list[str]:
+def platform_checks(ctx: Any) -> list[str]:
     """The platform's own checks. One that raises is a problem to report, not a crash of the drill."""
     problems = []
     for check in ctx.steady_checks:

@@ -16,28 +16,12 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from alertdrill.errors import ConfigError
+from alertdrill.target.defaults import ENV_VAR, LANES, PORT_STEP, parse
 
-ENV_VAR = "ALERTDRILL_LANE"
-LANES = range(0, 10)
-PORT_STEP = 100  # lane N moves every default port by N * PORT_STEP
+__all__ = ["ENV_VAR", "LANES", "PORT_STEP", "parse", "Lane", "current", "overlaps", "rewrite"]
 # Compose interpolation variables of docker-compose.test.yml that a lane sets.
 PREFIX_VAR = "ALERTDRILL_CONTAINER_PREFIX"
 IMAGE_TAG_VAR = "ALERTDRILL_IMAGE_TAG"
-
-
-def parse(raw: object, where: str) -> int:
-    """A lane number from configuration or the environment; ConfigError naming where, value and range."""
-    value = None
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        value = raw
-    elif isinstance(raw, str) and raw.strip().isdigit():
-        value = int(raw)
-    if value is None or value not in LANES:
-        raise ConfigError(f"{where} = {raw!r} is invalid: expected a lane number {LANES.start}-{LANES.stop - 1} "
-                          f"(0: the runbook's names and ports; N: project <name>-laneN, containers laneN-<service>, "
-                          f"ports + {PORT_STEP}*N)")
-    return value
 
 
 @dataclass(frozen=True)

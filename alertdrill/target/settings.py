@@ -1,6 +1,6 @@
 """Where the stack's services listen. The port defaults are the runbook's (PORT_DEFAULTS, the defaults of
-alertdrill.config); the services are the user's alone (SERVICE_PORTS is empty); a user's `[tool.alertdrill.ports]` and
-`[tool.alertdrill.services]` replace them, every default moves into the lane's block (alertdrill.target.lane),
+alertdrill.config); the services are the user's alone (SERVICE_PORTS is empty); a user's
+`[tool.alertdrill.ports]` and `[tool.alertdrill.services]` replace them, every default moves into the lane's block (alertdrill.target.lane),
 and every port follows the same environment variable that the compose file reads, so the suite and the
 stack agree."""
 from __future__ import annotations
@@ -8,25 +8,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from alertdrill.target.defaults import PORT_DEFAULTS, SERVICE_PORTS
 
-PORT_DEFAULTS = {
-    "BACKEND_PORT": 8000,
-    "SIGNAL_GENERATOR_PORT": 8001,
-    "VENDOR_PORT": 8081,
-    "ALERT_SINK_PORT": 9095,
-    "POSTGRES_PORT": 5432,
-    "REDIS_PORT": 6379,
-    "TOXIPROXY_PORT": 8474,
-    "TOXI_POSTGRES_PORT": 15432,
-    "TOXI_REDIS_PORT": 16379,
-    "TOXI_VENDOR_PORT": 18081,
-    "PROMETHEUS_PORT": 9090,
-    "ALERTMANAGER_PORT": 9093,
-}
-
-# Compose service -> the port variable of its main listener (status output, steady state, readiness):
-# none by default, as alertdrill cannot know a platform's services; `alertdrill init` writes them.
-SERVICE_PORTS: dict[str, str] = {}
+__all__ = ["PORT_DEFAULTS", "SERVICE_PORTS", "Endpoints"]  # the defaults live with the lanes (defaults.py)
 
 
 def __getattr__(name: str):

@@ -58,8 +58,8 @@ CASES = [
     # stayed) and what the recorded notices show (someone paged who should not be).
     Case("RedisDisconnected-manager-paged-and-remediation-restarts-backend", test_redis_disconnected,
          Breakage.both(
-             Breakage.routing(replace("""matchers: ['severity="critical"', 'revenue_impact="true"']""",
-                                      """matchers: ['severity="critical"']"""),
+             Breakage.routing(replace('    - severity="critical"\n    - revenue_impact="true"\n',
+                                      '    - severity="critical"\n'),
                               "the engineering manager is paged for every critical alert, revenue or not"),
              Breakage.runbook(replace("docker compose -f docker-compose.test.yml restart redis",
                                       "docker compose -f docker-compose.test.yml restart backend", count=-1),

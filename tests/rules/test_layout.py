@@ -31,3 +31,36 @@ def test_no_function_runs_past_60_lines():
 def test_the_runner_stays_small():
     lines = len((ROOT / "alertdrill" / "engine" / "drill.py").read_text().splitlines())
     assert lines < 300, f"alertdrill/engine/drill.py has {lines} lines: what a phase does goes beside it"
+
+
+def _imports(module: Path, modules: dict[str, Path]) -> set[str]:
+    """The package's modules `module` imports, anywhere in it (type-only and in-function imports too)."""
+    found = set()
+    for node in ast.walk(ast.parse(module.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            named = {f"{node.module}.{a.name}" for a in node.names} & set(modules)
+            found |= named or ({node.module} & set(modules))
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names} & set(modules)
+    return found
+
+
+def test_the_package_has_no_import_circle():
+    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in (ROOT / "alertdrill").rglob("*.py")}
+    graph = {m: _imports(p, modules) - {m} for m, p in modules.items()}
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+
+    def visit(m: str, path: list[str]) -> list[str] | None:
+        state[m] = 1
+        for n in sorted(graph[m]):
+            if state.get(n) == 1:
+                return path[path.index(n):] + [n] if n in path else [m, n]
+            if n not in state and (circle := visit(n, path + [n])):
+                return circle
+        state[m] = 2
+        return None
+
+    for m in sorted(graph):
+        if m not in state and (circle := visit(m, [m])):
+            raise AssertionError("import circle: " + " -> ".join(circle))
