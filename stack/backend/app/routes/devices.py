@@ -75,16 +75,13 @@ async def register_device(user: CurrentUser = Depends(current_user)):
 
 @router.get("/devices")
 async def list_devices(status: Literal["active", "revoked", "all"] = "active",
-                       user_id: Optional[SafeStr] = Query(default=None, max_length=128),
-                       limit: int = Query(default=200, ge=1, le=1000)):
-    conds, params = [], []
+                       limit: int = Query(default=200, ge=1, le=1000), user: CurrentUser = Depends(current_user)):
+    """The caller's own devices only: there is no admin role, and device ids name the EAs' HMAC identities."""
+    conds, params = ["user_id = %s"], [user.user_id]
     if status != "all":
         conds.append("status = %s")
         params.append(status)
-    if user_id is not None:
-        conds.append("user_id = %s")
-        params.append(user_id)
-    where = " AND ".join(conds) or "TRUE"
+    where = " AND ".join(conds)
     async with db.connection() as conn:
         rows = await fetchall(
             conn,
