@@ -4,12 +4,12 @@ The effective value of each tunable and where it came from is logged at start (s
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .logging import log
+from .netaddr import ip_network
 
 
 def _parse_env_file(path: Path) -> dict[str, str]:
@@ -163,7 +163,7 @@ class Settings:
                 if not item:
                     continue
                 try:
-                    nets.append(ipaddress.ip_network(item, strict=False))
+                    nets.append(ip_network(item))
                 except ValueError:
                     log.warning("config TRUSTED_PROXIES entry ignored not an address or network", entry=item)
             cached = self.__dict__["_trusted_proxies"] = tuple(nets)

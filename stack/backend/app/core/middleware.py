@@ -18,6 +18,7 @@ from .config import get_settings
 from .db import DatabaseUnavailable, db
 from .logging import log
 from .metrics import errors_total, http_requests_total, ratelimit_block_total, request_duration_seconds
+from .netaddr import ip_network
 from .redis import REDIS_ERRORS, rds
 from .security import is_signal_producer
 from .util import client_ip, parse_ip
@@ -67,7 +68,7 @@ class Denylist:
                             addrs.add(ip)
                             continue
                         try:
-                            nets.append(ipaddress.ip_network(entry, strict=False))
+                            nets.append(ip_network(entry))
                         except ValueError:
                             log.warning("denylist entry ignored not an address or network", path=self.path,
                                         entry=entry[:80])
