@@ -13,9 +13,9 @@ from ..core.logging import log
 from ..core.metrics import auth_login_total
 from ..core.redis import REDIS_ERRORS, rds
 from ..core.security import DUMMY_PASSWORD_HASH, CurrentUser, create_token, current_user, verify_password
-from ..core.util import SafeStr
+from ..core.util import BoundedJSONRoute, SafeStr
 
-router = APIRouter()
+router = APIRouter(route_class=BoundedJSONRoute)
 
 
 class LoginIn(BaseModel):

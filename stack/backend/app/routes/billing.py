@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 
@@ -15,9 +14,9 @@ from ..core.db import DatabaseUnavailable, db, fetchone
 from ..core.logging import log
 from ..core.metrics import webhook_events_total
 from ..core.redis import REDIS_ERRORS, rds
-from ..core.util import client_ip, storable
+from ..core.util import BoundedJSONRoute, JSONTooDeep, client_ip, parse_json, storable
 
-router = APIRouter()
+router = APIRouter(route_class=BoundedJSONRoute)
 
 IDEMPOTENCY_TTL = 86400
 # Stripe's ids and event types are short printable ASCII (evt_..., checkout.session.completed).
@@ -102,8 +101,10 @@ async def stripe_webhook(request: Request):
     if signed_at > time.time() + tolerance:
         return _invalid("future_timestamp", f"invalid signature: timestamp more than {tolerance}s in the future", ip=ip)
     try:
-        data = json.loads(payload)
-    except (ValueError, RecursionError):
+        data = parse_json(payload)
+    except JSONTooDeep as exc:
+        return _invalid("invalid_payload", f"invalid payload: {exc}", ip=ip)
+    except ValueError:
         return _invalid("invalid_payload", "invalid payload: not JSON", ip=ip)
     if not isinstance(data, dict):
         return _invalid("invalid_payload", "invalid payload: an event is a JSON object", ip=ip)
