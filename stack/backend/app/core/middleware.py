@@ -2,6 +2,8 @@
 
 denylist (403) -> body size limit (413) -> rate limit (429) -> app; request metrics; any exception
 becomes a JSON 5xx with an `ERROR ... route=<full path>` log line; errors_total for every status >= 500.
+A client that hangs up before its request is complete is recorded as status 499 in
+client_disconnects_total, never in errors_total (its request cannot be a server fault).
 """
 from __future__ import annotations
 
@@ -12,12 +14,14 @@ import time
 from typing import Callable, Iterable
 
 import psycopg
+from starlette.requests import ClientDisconnect
 from starlette.routing import compile_path
 
 from .config import get_settings
 from .db import DatabaseUnavailable, db
 from .logging import log
-from .metrics import errors_total, http_requests_total, ratelimit_block_total, request_duration_seconds
+from .metrics import (client_disconnects_total, errors_total, http_requests_total, ratelimit_block_total,
+                      request_duration_seconds)
 from .netaddr import ip_network
 from .redis import REDIS_ERRORS, rds
 from .security import is_signal_producer
@@ -156,7 +160,8 @@ class PlatformMiddleware:
         is_api = path.startswith(API_PREFIX + "/")
         label = template[len(API_PREFIX):] if template.startswith(API_PREFIX + "/") else template
         started = time.perf_counter()
-        state = {"status": None, "logged": False}
+        state = {"status": None, "logged": False, "hung_up": False}
+        received, body_done = 0, False
 
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
@@ -195,21 +200,27 @@ class PlatformMiddleware:
                     if too_big:
                         await _send_json(send_wrapper, 413, {"detail": f"request body larger than {limit} bytes"})
                         return
-            received = 0
 
             async def receive_wrapper():
-                nonlocal received
+                nonlocal received, body_done
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > limit:
                         raise BodyTooLarge()
+                    body_done = not message.get("more_body", False)
+                elif message["type"] == "http.disconnect" and not body_done:
+                    # Hung up mid-body: whatever the app makes of the truncated request (FastAPI answers 400,
+                    # a raw body read raises ClientDisconnect) is the client's doing.
+                    state["hung_up"] = True
                 return message
 
             await self.app(scope, receive_wrapper, send_wrapper)
         except BodyTooLarge:
             if state["status"] is None:
                 await _send_json(send_wrapper, 413, {"detail": f"request body larger than {limit} bytes"})
+        except ClientDisconnect:
+            state["hung_up"] = True  # mid-body, or while its answer was being sent
         except Exception as exc:  # noqa: BLE001 - last line of defence: JSON 5xx, never a traceback
             status, detail = 500, "internal server error"
             full = path
@@ -240,11 +251,16 @@ class PlatformMiddleware:
             else:
                 state["status"] = 500
         finally:
-            status = state["status"] or 500
+            # 499 (nginx's "client closed request"): nobody received an answer, whatever was sent
+            status = 499 if state["hung_up"] else state["status"] or 500
             elapsed = time.perf_counter() - started
             request_duration_seconds.labels(label, method).observe(elapsed)
             http_requests_total.labels(label, method, str(status)).inc()
-            if status >= 500:
+            if status == 499:
+                client_disconnects_total.labels(label, method).inc()
+                log.info("client disconnected", route=path, method=method, received=received,
+                         duration_ms=round(elapsed * 1000, 1))
+            elif status >= 500:
                 errors_total.labels(label, str(status)).inc()
                 if not state["logged"]:
                     log.error("request failed", route=path, method=method, status=status,
