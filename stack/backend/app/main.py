@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Route
 
 from .core.config import get_settings
 from .core.db import apply_migrations_sync, db, fetchone
@@ -103,7 +104,9 @@ async def validation_exc(request: Request, exc: RequestValidationError):
     return JSONResponse({"detail": errors}, status_code=422)
 
 
-ROUTE_TEMPLATES: list[tuple[str, set]] = []
+# Every path the app answers, FastAPI's own /openapi.json and /docs included: anything else is "unmatched"
+# (labelled so and rate-limited per address).
+ROUTE_TEMPLATES: list[tuple[str, set]] = [(r.path, set(r.methods or ())) for r in app.routes if isinstance(r, Route)]
 app.include_router(health.router)
 ROUTE_TEMPLATES += [(r.path, set(r.methods or ())) for r in health.router.routes]
 for module in (auth, signals, approvals, billing, devices, market):

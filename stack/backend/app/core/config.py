@@ -55,6 +55,8 @@ def _defaults() -> dict[str, str]:
         # The signal producer (a request with the SIGNAL_API_KEY) is counted by its key, not its address,
         # on a budget of its own: after an ingestion outage it catches up on its backlog at once.
         "SIGNAL_RATE_LIMIT_PER_MINUTE": "1200",
+        # GET /ready per address: the drills poll it twice a second and the compose healthcheck polls it too.
+        "READY_RATE_LIMIT_PER_MINUTE": "600",
         "STRIPE_WEBHOOK_SECRET": "whsec_alertdrill_test",
         "JWT_SECRET": "alertdrill-dev-jwt-secret-change-me",
         "SESSION_TTL_SECONDS": "3600",
@@ -116,6 +118,8 @@ class Settings:
     def rate_limit_per_minute(self) -> int: return int(self.values["RATE_LIMIT_PER_MINUTE"])
     @property
     def signal_rate_limit_per_minute(self) -> int: return int(self.values["SIGNAL_RATE_LIMIT_PER_MINUTE"])
+    @property
+    def ready_rate_limit_per_minute(self) -> int: return int(self.values["READY_RATE_LIMIT_PER_MINUTE"])
     @property
     def stripe_webhook_secret(self) -> str: return self.values["STRIPE_WEBHOOK_SECRET"]
     @property

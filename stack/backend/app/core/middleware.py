@@ -169,6 +169,7 @@ class PlatformMiddleware:
             await send(message)
 
         try:
+            budget = None  # requests a minute for this client on this route; None: not limited
             if is_api:
                 ip = client_ip(scope)
                 if self.denylist is None:
@@ -178,12 +179,19 @@ class PlatformMiddleware:
                     await _send_json(send_wrapper, 403, {"detail": "address blocked"})
                     return
                 client, budget = self._rate_client(scope, ip)
-                if template != "unmatched" and await self._rate_limited(client, budget, label):
-                    ratelimit_block_total.labels(label).inc()
-                    log.warning("rate_limit", ip=ip, route=label, **({} if client == ip else {"client": client}))
-                    await _send_json(send_wrapper, 429, {"detail": "rate limit exceeded"},
-                                     [(b"retry-after", str(60 - int(time.time()) % 60).encode())])
-                    return
+            elif template == "/ready":
+                # It queries Postgres and Redis: a budget of its own, far above the probes' polling
+                ip = client = client_ip(scope)
+                budget = get_settings().ready_rate_limit_per_minute
+            elif template == "unmatched":  # a scanner's 404s share one per-address budget
+                ip = client = client_ip(scope)
+                budget = get_settings().rate_limit_per_minute
+            if budget is not None and await self._rate_limited(client, budget, label):
+                ratelimit_block_total.labels(label).inc()
+                log.warning("rate_limit", ip=ip, route=label, **({} if client == ip else {"client": client}))
+                await _send_json(send_wrapper, 429, {"detail": "rate limit exceeded"},
+                                 [(b"retry-after", str(60 - int(time.time()) % 60).encode())])
+                return
             query = scope.get("query_string", b"")
             if "\x00" in path or b"%00" in query or b"\x00" in query:
                 # PostgreSQL cannot store NUL and no route takes one: refused before any handler sees it
