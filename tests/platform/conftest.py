@@ -387,10 +387,32 @@ def client_from(base_url: str, source_ip: str, **kw) -> httpx.Client:
                         timeout=kw.pop("timeout", 10), **kw)
 
 
+def hang_up(port: int, method: str, path: str, headers: dict[str, str], declared: int, body: bytes = b"",
+            source_ip: str = "127.0.0.1") -> None:
+    """A client that sends its headers with `Content-Length: declared`, only `body` of it, then hangs up."""
+    head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": "127.0.0.1", "Content-Length": str(declared), **headers}.items())
+    with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source_ip, 0)) as s:
+        s.sendall(f"{method} {path} HTTP/1.1\r\n{head}\r\n".encode("latin-1") + body)
+        time.sleep(0.05)  # the server has the request under way: it is the body that goes missing
+
+
+def sum_metric(text: str, name: str, labels: dict[str, str] | None = None) -> float:
+    """Sum of every sample of `name` whose labels include `labels` (parse_metric gives the first one)."""
+    total = 0.0
+    for line in text.splitlines():
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$', line)
+        if not m or m.group(1) != name:
+            continue
+        got = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
+        if all(got.get(k) == v for k, v in (labels or {}).items()):
+            total += float(m.group(4))
+    return total
+
+
 @pytest.fixture(scope="session")
 def h():
     """Helpers for test modules (used instead of `from conftest import ...`, which is ambiguous when
     several conftest.py files exist under tests/)."""
     from types import SimpleNamespace
     return SimpleNamespace(login=login, new_signal=new_signal, parse_metric=parse_metric, SIGNAL_KEY=SIGNAL_KEY,
-                           free_port=free_port, client_from=client_from)
+                           free_port=free_port, client_from=client_from, hang_up=hang_up, sum_metric=sum_metric)

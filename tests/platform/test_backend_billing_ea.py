@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import time
 import uuid
@@ -126,7 +127,7 @@ def ack(client, dev, signal_id, **kw):
 
 def test_device_registry(h, client, auth, device, pg_conn):
     assert len(device["secret"]) == 64
-    active = client.get("/api/v1/devices?status=active").json()["devices"]
+    active = client.get("/api/v1/devices?status=active", headers=auth).json()["devices"]
     row = [d for d in active if d["device_id"] == device["device_id"]][0]
     assert "secret" not in row and row["user_id"] == "user-demo-trader"
     assert pg_conn.execute("SELECT device_id, created_at FROM devices WHERE user_id = 'user-demo-trader'").fetchall()
@@ -193,6 +194,34 @@ def test_ea_errors(h, client, backend, device, redis_alive):
     assert backend.metric("errors_total", {"endpoint": "/ea/poll"}) == 0
 
 
+def test_device_list_needs_a_session_and_shows_only_the_callers(h, client, auth, device, pg_conn):
+    """GET /devices named every device and its owner to anyone: now a session's own devices only."""
+    for headers in ({}, {"Authorization": "Bearer nope"}):
+        r = client.get("/api/v1/devices?status=all", headers=headers)
+        assert r.status_code == 401 and r.json()["detail"] and "devices" not in r.json()
+    # a second user with a device of their own (the password hash in the backend's scrypt format)
+    other, email, password = f"user-{uuid.uuid4().hex[:8]}", f"{uuid.uuid4().hex[:8]}@example.com", "other-password"
+    salt = os.urandom(16)
+    dk = hashlib.scrypt(password.encode(), salt=salt, n=2 ** 14, r=8, p=1, dklen=32)
+    pg_conn.execute("INSERT INTO users (id, email, password_hash) VALUES (%s, %s, %s)",
+                    (other, email, f"scrypt$16384$8$1${salt.hex()}${dk.hex()}"))
+    other_auth = {"Authorization": f"Bearer {h.login(client, email, password)}"}
+    theirs = client.post("/api/v1/devices", headers=other_auth).json()["device_id"]
+
+    def listed(headers):
+        r = client.get("/api/v1/devices?status=all&limit=1000", headers=headers)
+        assert r.status_code == 200, r.text
+        return r.json()["devices"]
+
+    mine = listed(auth)
+    assert device["device_id"] in {d["device_id"] for d in mine} and theirs not in {d["device_id"] for d in mine}
+    assert {d["user_id"] for d in mine} == {"user-demo-trader"}
+    assert [(d["device_id"], d["user_id"]) for d in listed(other_auth)] == [(theirs, other)]
+    # the old ?user_id= filter names nobody else's devices either
+    r = client.get(f"/api/v1/devices?status=all&user_id={other}", headers=auth)
+    assert theirs not in {d["device_id"] for d in r.json()["devices"]}
+
+
 def test_ea_revocation_takes_effect_quickly(h, client, auth, device):
     assert poll(client, device).status_code == 200
     assert client.post(f"/api/v1/devices/{device['device_id']}/revoke", headers=auth).json()["status"] == "revoked"
@@ -205,7 +234,7 @@ def test_ea_revocation_takes_effect_quickly(h, client, auth, device):
     assert r.status_code == 401 and r.json()["error_type"] == "auth_failed"
     assert time.time() - t0 < 2.0
     assert device["device_id"] not in [d["device_id"] for d in
-                                       client.get("/api/v1/devices?status=active").json()["devices"]]
+                                       client.get("/api/v1/devices?status=active", headers=auth).json()["devices"]]
 
 
 def test_ea_redis_down_is_timeout(h, client, backend, device, redis_server):

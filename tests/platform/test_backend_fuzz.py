@@ -7,6 +7,10 @@
    X-Timestamp / X-Nonce / X-Signature, JWTs with every algorithm including none) and NUL / non-ASCII /
    unpaired surrogates in every string the API takes, checking that each refusal is a 4xx with a reason,
    counted in its domain metric and never in errors_total.
+3. Hypothesis drives, on every route where each applies: bodies cut short by a client hanging up (a
+   client_disconnects_total, never errors_total), JSON nested too deep (a 400), Stripe-Signature t elements
+   written oddly, IPv4-mapped denylist networks, and control characters / line separators in every value
+   the backend logs (each log line stays one event).
 
 Examples are bounded and derandomized (the same cases every run: no flaky tests, a bounded tier time);
 FUZZ_EXAMPLES scales them for a longer hunt by hand.
@@ -15,11 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
+import re
+import subprocess
 import time
 import urllib.parse
 import uuid
+from pathlib import Path
 
 import httpx
 import jwt
@@ -33,6 +41,7 @@ from schemathesis.generation import GenerationMode
 
 pytestmark = [pytest.mark.platform, pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")]
 
+REPO = Path(__file__).resolve().parents[2]
 SCALE = float(os.environ.get("FUZZ_EXAMPLES", "1"))
 WHSEC = "whsec_alertdrill_test"
 JWT_SECRET = "alertdrill-dev-jwt-secret-change-me"
@@ -362,3 +371,160 @@ def test_named_cases_from_the_issue(http, backend, device):
                                              "X-Nonce": nonce, "X-Signature": (sig[:-1] + "ÿ").encode("latin-1")})
     assert r.status_code == 401 and r.json()["error_type"] == "auth_failed"
     assert m("ea_errors_total", {"endpoint": "/ea/poll", "error_type": "auth_failed"}) == auth0 + 1
+
+
+# ------------------------------------------------------------------ 3. hang-ups, nesting, signatures, networks, logs
+# Every route that takes a body: (method, path, headers); {device}/{token} filled in per test.
+BODY_ROUTES = {
+    "login": ("POST", "/api/v1/auth/login", {}),
+    "signals": ("POST", "/api/v1/signals", {"X-API-Key": "dev-signal-key"}),
+    "approve": ("POST", "/api/v1/approvals/1", {"Authorization": "Bearer {token}"}),
+    "webhook": ("POST", "/api/v1/billing/webhook", {"Stripe-Signature": "t=1,v1=00"}),
+    "ea-ack": ("POST", "/api/v1/ea/ack", {"X-Device-Id": "{device}"}),
+}
+
+
+def metrics_sum(h, backend, name: str, **labels: str) -> float:
+    return h.sum_metric(httpx.get(backend.url + "/metrics", timeout=5).text, name, labels)
+
+
+def wait_until(pred, timeout: float = 5.0) -> bool:
+    deadline = time.time() + timeout
+    while not pred():
+        if time.time() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@given(route=st.sampled_from(sorted(BODY_ROUTES)), declared=st.integers(1, 65536), fraction=st.floats(0, 0.99),
+       prefix=st.sampled_from([b'{"email": "a', b'{"id": "evt_', b"[" * 100, b'{"signal_id": 1', b"\xff\xfe"]))
+@examples(20)
+def test_truncated_bodies(h, backend, session_token, device, route, declared, fraction, prefix):
+    """A client that declares a body and hangs up part way, on every route that reads one: a client
+    disconnect (499, client_disconnects_total), never errors_total (checked for the module) nor a domain
+    metric an alert reads."""
+    count("hang-up")
+    method, path, headers = BODY_ROUTES[route]
+    headers = {k: v.format(token=session_token, device=device["device_id"]) for k, v in headers.items()}
+    body = (prefix * (declared // len(prefix) + 1))[:int(declared * fraction)]
+    label = path[len("/api/v1"):].replace("/approvals/1", "/approvals/{signal_id}")
+    requests0 = metrics_sum(h, backend, "http_requests_total", route=label)
+    before = metrics_sum(h, backend, "client_disconnects_total", endpoint=label)
+    webhook0, ea0 = metrics_sum(h, backend, "webhook_events_total"), metrics_sum(h, backend, "ea_errors_total")
+    h.hang_up(backend.port, method, path, {**headers, "Content-Type": "application/json"}, declared, body)
+    assert wait_until(lambda: metrics_sum(h, backend, "http_requests_total", route=label) == requests0 + 1)
+    assert metrics_sum(h, backend, "client_disconnects_total", endpoint=label) == before + 1, (route, declared, len(body))
+    assert metrics_sum(h, backend, "webhook_events_total") == webhook0
+    assert metrics_sum(h, backend, "ea_errors_total") == ea0
+
+
+@given(route=st.sampled_from(sorted(BODY_ROUTES)), depth=st.integers(65, 3000) | st.just(5000),
+       shape=st.sampled_from(["[", '{"a": ']), inside=st.booleans())
+@examples(25)
+def test_deep_nesting_on_every_json_body(http, session_token, device, route, depth, shape, inside):
+    """JSON nested past 64 levels (past Python's recursion limit at the top), as the body or inside an
+    otherwise valid one, correctly signed where the route wants a signature: a 400 saying so."""
+    count("deep nesting")
+    close = {"[": "]", '{"a": ': "}"}[shape]
+    deep = shape * depth + "1" + close * depth
+    body = ('{"email": "a@b.c", "password": "x", "instrument": "EURUSD", "signal_id": 1, "decision": 1, '
+            f'"id": "evt_x", "type": "invoice.paid", "data": {deep}}}' if inside else deep).encode()
+    method, path, headers = BODY_ROUTES[route]
+    headers = {k: v.format(token=session_token, device=device["device_id"]) for k, v in headers.items()}
+    if route == "webhook":
+        headers["Stripe-Signature"] = stripe_sig(body)
+    elif route == "ea-ack":
+        ts, nonce = str(int(time.time())), uuid.uuid4().hex
+        headers.update({"X-Timestamp": ts, "X-Nonce": nonce,
+                        "X-Signature": ea_sign(device["secret"], path, ts, nonce, body, "POST")})
+    r = http.request(method, path, content=body, headers={**headers, "Content-Type": "application/json"})
+    assert r.status_code == 400, (route, depth, r.status_code, r.text)
+    assert "nested more than 64 levels" in r.json()["detail"], r.text
+
+
+@given(shape=st.sampled_from(["{t}={x}", "{t}=", " {t}", "{t} ", "+{t}", "{t:_}", "0{t}", "{t}.0"]),
+       extra=st.sampled_from(["", ",t=1", ",t={t}", ",v1", ",=", ",v1={sig}={sig}", ",v0=ff"]),
+       x=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7e), max_size=8))
+@examples(30)
+def test_stripe_signature_odd_timestamps(http, backend, shape, extra, x):
+    """A correct v1 over the real timestamp, with the t element or the rest of the header written oddly
+    (stripe's parser is lenient: int(" 12"), int("1_2"), `t=12=3` read as 12): processed only when the
+    header is plain, otherwise a 400 with a reason, never a 5xx."""
+    count("Stripe-Signature t")
+    payload = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": "invoice.paid"}).encode()
+    t = int(time.time())
+    v1 = stripe_sig(payload, t).split("v1=", 1)[1]
+    header = f"t={shape.format(t=t, x=x)},v1={v1}" + extra.format(t=t, sig=v1)
+    r = http.post("/api/v1/billing/webhook", content=payload, headers={"Stripe-Signature": header})
+    elements = [e.split("=") for e in header.split(",")]
+    stamps = [e[1] for e in elements if len(e) == 2 and e[0] == "t"]
+    plain = all(len(e) == 2 for e in elements) and len(stamps) == 1 and re.fullmatch("[0-9]{1,12}", stamps[0])
+    if r.status_code == 200:
+        assert plain and r.json()["status"] == "processed", header
+    else:
+        assert r.status_code == 400 and r.json()["detail"].startswith("invalid signature"), (header, r.text)
+
+
+@given(third=st.integers(0, 255), prefix=st.integers(104, 128), spelling=st.sampled_from(["::ffff:{a}", "::ffff:{h}",
+                                                                                         "0:0:0:0:0:ffff:{a}"]))
+@examples(4)
+def test_ipv4_mapped_denylist_networks(backend, h, third, prefix, spelling):
+    """denylist-add and a hand-edited denylist.txt: an IPv4-mapped network is the IPv4 network it maps (the
+    form client addresses are compared in), and blocks a client inside it."""
+    count("IPv4-mapped network")
+    addr = ipaddress.IPv4Address(f"127.77.{third}.1")
+    text = spelling.format(a=addr, h=f"{int(addr) >> 16:x}:{int(addr) & 0xffff:x}") + f"/{prefix}"
+    want = ipaddress.IPv4Network(f"{addr}/{prefix - 96}", strict=False)
+    tool = REPO / "stack" / "backend" / "bin" / "denylist-add"
+    r = subprocess.run([str(tool), text], cwd=backend.cwd, env=backend.env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and f"denylist-add: {want} " in r.stdout, (text, r.stdout, r.stderr)
+    try:
+        backend.denylist.write_text(f"{text}\n")  # as an operator may write it by hand
+        with h.client_from(backend.url, str(addr)) as c:
+            assert wait_until(lambda: c.get("/api/v1/approvals").status_code == 403, 3), text
+    finally:
+        backend.denylist.write_text("# emptied\n")
+
+
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S")
+UNSAFE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# Text that may end a line for some reader (str.splitlines, a terminal), or forge the next one.
+line_breakers = st.lists(st.sampled_from(["\r", "\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028",
+                                          "\u2029", "\x1b[2K", "\t", "\x00", " ", "\xa0", "2030-01-01T00:00:00.000Z",
+                                          "ERROR", "forged", "=", '"', "\\"]), min_size=1, max_size=8).map("".join)
+
+
+@given(field=st.sampled_from(["email", "source", "client_ref", "instrument", "X-Device-Id", "path"]),
+       value=st.one_of(line_breakers, nasty_text))
+@examples(40)
+def test_control_characters_in_every_logged_field(h, http, backend, session_token, field, value):
+    """Every client-supplied value the backend logs (login email, a signal's source / client_ref /
+    instrument, X-Device-Id, the request path): its log lines stay one event per line, with no control
+    character, line separator or unpaired surrogate written raw."""
+    count("log fields")
+    with open(backend.log_path, "rb") as fh:
+        start = fh.seek(0, 2)
+    if field == "email":
+        http.post("/api/v1/auth/login", json={"email": f"a{value}b", "password": "x"})
+    elif field in ("source", "client_ref", "instrument"):
+        body = {"instrument": "EURUSD", "side": "buy", "price": 1.1, "quality": 0.5, "source": "fuzz",
+                "client_ref": f"fuzz-{uuid.uuid4().hex}"}
+        body[field] = f"x{value}"[:20] if field == "instrument" else f"{body[field]}{value}"
+        http.post("/api/v1/signals", content=json.dumps(body), headers={"X-API-Key": "dev-signal-key",
+                                                                         "Content-Type": "application/json"})
+    elif field == "X-Device-Id":  # a header carries what HTTP lets through: no control character but C1
+        dev = "".join(c for c in value if c in " \t" or 0x21 <= ord(c) <= 0x7e or 0x80 <= ord(c) <= 0xff)
+        http.get("/api/v1/ea/poll", headers={"X-Device-Id": f"d{dev}d".encode("latin-1"), "X-Timestamp": "1"})
+    else:  # a templated path, decoded: logged by the client-disconnect line
+        enc = urllib.parse.quote(value.encode("utf-8", "surrogatepass"), safe="")
+        h.hang_up(backend.port, "POST", f"/api/v1/approvals/{enc}", {"Content-Type": "application/json"}, 100,
+                  b'{"decision"')
+        time.sleep(0.2)
+    with open(backend.log_path, "rb") as fh:
+        fh.seek(start)
+        tail = fh.read().decode("utf-8")  # strict: nothing unencodable was written either
+    assert "Logging error" not in tail
+    for line in tail.splitlines():  # str.splitlines breaks on \x85, \u2028, \x0b, \x1c ... as well
+        assert LOG_LINE.match(line), (field, value, line)
+    assert not UNSAFE.search(tail), (field, value, tail)

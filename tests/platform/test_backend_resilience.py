@@ -54,7 +54,7 @@ def test_rate_limit_env_restart_and_precedence(h, make_backend, redis_alive):
         r = c.get("/api/v1/approvals")
         assert r.status_code == 429 and r.json()["detail"] == "rate limit exceeded"
         # per route and per address
-        assert c.get("/api/v1/devices").status_code == 200
+        assert c.get("/api/v1/market/EURUSD").status_code == 200
         assert other.get("/api/v1/approvals").status_code == 200
         assert b.metric("ratelimit_block_total", {"route": "/approvals"}) == 3
         assert b.metric("errors_total", {"endpoint": "/approvals"}) == 0
@@ -73,7 +73,7 @@ def test_rate_limit_env_restart_and_precedence(h, make_backend, redis_alive):
     b2 = make_backend(dotenv={"RATE_LIMIT_PER_MINUTE": "5"}, env={"RATE_LIMIT_PER_MINUTE": "2"})
     assert "config key=RATE_LIMIT_PER_MINUTE value=2 source=env" in b2.logs()
     with h.client_from(b2.url, loopback()) as c:
-        codes = [c.get("/api/v1/devices").status_code for _ in range(3)]
+        codes = [c.get("/api/v1/approvals").status_code for _ in range(3)]
     assert codes == [200, 200, 429]
 
 
@@ -156,24 +156,24 @@ def test_trusted_proxies_forwarded_for(h, make_backend, redis_alive):
     client_a, direct_ip = f"203.0.113.{uuid.uuid4().int % 200 + 1}", loopback()
     with h.client_from(be.url, proxy) as via_proxy, h.client_from(be.url, direct_ip) as direct:
         # behind the proxy each client has its own budget, named by the proxy's appended hop
-        codes = [via_proxy.get("/api/v1/devices", headers={"X-Forwarded-For": client_a}).status_code
+        codes = [via_proxy.get("/api/v1/market/EURUSD", headers={"X-Forwarded-For": client_a}).status_code
                  for _ in range(4)]
         assert codes == [200, 200, 200, 429]
         # whatever the client put to the left of the proxy's hop is ignored (no escape, no framing)
-        assert via_proxy.get("/api/v1/devices", headers={"X-Forwarded-For": f"198.51.100.9, {client_a}"}
+        assert via_proxy.get("/api/v1/market/EURUSD", headers={"X-Forwarded-For": f"198.51.100.9, {client_a}"}
                              ).status_code == 429
         # a chain of trusted proxies is walked through; a malformed hop stops at the proxy before it
-        assert via_proxy.get("/api/v1/devices", headers={"X-Forwarded-For": f"{client_a}, 127.200.1.1"}
+        assert via_proxy.get("/api/v1/market/EURUSD", headers={"X-Forwarded-For": f"{client_a}, 127.200.1.1"}
                              ).status_code == 429
         assert via_proxy.get("/api/v1/approvals", headers={"X-Forwarded-For": "not-an-ip"}).status_code == 200
         # a peer that is not a trusted proxy: the header is ignored, the peer is the client
-        codes = [direct.get("/api/v1/devices", headers={"X-Forwarded-For": f"198.18.5.{i}"}).status_code
+        codes = [direct.get("/api/v1/market/EURUSD", headers={"X-Forwarded-For": f"198.18.5.{i}"}).status_code
                  for i in range(4)]
         assert codes == [200, 200, 200, 429]
     logs = be.logs()
     assert "config TRUSTED_PROXIES entry ignored not an address or network entry=junk" in logs
-    assert f"rate_limit ip={client_a} route=/devices" in logs
-    assert f"rate_limit ip={direct_ip} route=/devices" in logs
+    assert f"rate_limit ip={client_a} route=/market/{{instrument}}" in logs
+    assert f"rate_limit ip={direct_ip} route=/market/{{instrument}}" in logs
     assert "ip=198.51.100.9" not in logs and "ip=198.18.5." not in logs
 
 
@@ -305,7 +305,7 @@ def test_bad_input_is_4xx_never_500(h, client, backend, auth, pg_conn):
         ("GET", "/api/v1/signals?limit=abc", {"headers": auth}),
         ("GET", "/api/v1/signals?limit=100000", {"headers": auth}),
         ("POST", "/api/v1/ea/ack", {"content": b"{}"}),
-        ("GET", "/api/v1/devices?status=weird", {}),
+        ("GET", "/api/v1/devices?status=weird", {"headers": auth}),
         ("GET", "/api/v1/market/" + "A" * 30, {}),
     ]
     for method, path, kw in bads:

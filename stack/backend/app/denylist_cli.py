@@ -13,6 +13,7 @@ import os
 import sys
 
 from .core.config import get_settings
+from .core.netaddr import ip_network
 
 
 def canonical(text: str) -> str:
@@ -30,7 +31,7 @@ def canonical(text: str) -> str:
     except ValueError:
         pass
     try:
-        return str(ipaddress.ip_network(value, strict=False))
+        return str(ip_network(value))  # an IPv4-mapped network as the IPv4 network clients are matched against
     except ValueError:
         raise ValueError(f"not an IP address or network: {text!r}") from None
 

@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.routing import Route
 
 from .core.config import get_settings
 from .core.db import apply_migrations_sync, db, fetchone
@@ -83,6 +85,10 @@ app = FastAPI(title="alertdrill reference trading-signals backend", version=sett
 
 @app.exception_handler(StarletteHTTPException)
 async def http_exc(request: Request, exc: StarletteHTTPException):
+    if exc.status_code == 400 and request.url.path == API + "/auth/login" \
+            and not isinstance(exc.__cause__, ClientDisconnect):  # an unreadable login body: a failed login
+        auth_login_total.labels("failure").inc()
+        log.warning("auth login failure", reason="invalid_body", detail=str(exc.detail)[:120])
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
@@ -98,7 +104,9 @@ async def validation_exc(request: Request, exc: RequestValidationError):
     return JSONResponse({"detail": errors}, status_code=422)
 
 
-ROUTE_TEMPLATES: list[tuple[str, set]] = []
+# Every path the app answers, FastAPI's own /openapi.json and /docs included: anything else is "unmatched"
+# (labelled so and rate-limited per address).
+ROUTE_TEMPLATES: list[tuple[str, set]] = [(r.path, set(r.methods or ())) for r in app.routes if isinstance(r, Route)]
 app.include_router(health.router)
 ROUTE_TEMPLATES += [(r.path, set(r.methods or ())) for r in health.router.routes]
 for module in (auth, signals, approvals, billing, devices, market):

@@ -4,12 +4,12 @@ The effective value of each tunable and where it came from is logged at start (s
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .logging import log
+from .netaddr import ip_network
 
 
 def _parse_env_file(path: Path) -> dict[str, str]:
@@ -55,6 +55,8 @@ def _defaults() -> dict[str, str]:
         # The signal producer (a request with the SIGNAL_API_KEY) is counted by its key, not its address,
         # on a budget of its own: after an ingestion outage it catches up on its backlog at once.
         "SIGNAL_RATE_LIMIT_PER_MINUTE": "1200",
+        # GET /ready per address: the drills poll it twice a second and the compose healthcheck polls it too.
+        "READY_RATE_LIMIT_PER_MINUTE": "600",
         "STRIPE_WEBHOOK_SECRET": "whsec_alertdrill_test",
         "JWT_SECRET": "alertdrill-dev-jwt-secret-change-me",
         "SESSION_TTL_SECONDS": "3600",
@@ -117,6 +119,8 @@ class Settings:
     @property
     def signal_rate_limit_per_minute(self) -> int: return int(self.values["SIGNAL_RATE_LIMIT_PER_MINUTE"])
     @property
+    def ready_rate_limit_per_minute(self) -> int: return int(self.values["READY_RATE_LIMIT_PER_MINUTE"])
+    @property
     def stripe_webhook_secret(self) -> str: return self.values["STRIPE_WEBHOOK_SECRET"]
     @property
     def jwt_secret(self) -> str: return self.values["JWT_SECRET"]
@@ -163,7 +167,7 @@ class Settings:
                 if not item:
                     continue
                 try:
-                    nets.append(ipaddress.ip_network(item, strict=False))
+                    nets.append(ip_network(item))
                 except ValueError:
                     log.warning("config TRUSTED_PROXIES entry ignored not an address or network", entry=item)
             cached = self.__dict__["_trusted_proxies"] = tuple(nets)

@@ -1,8 +1,14 @@
-"""One line per event on stdout: `<iso time> <LEVEL> <event words> key=value ...`."""
+"""One line per event on stdout: `<iso time> <LEVEL> <event words> key=value ...`.
+
+Values come from clients (headers, emails, paths): a value that is not plain printable ASCII is written as a
+JSON string (ensure_ascii: every control character, line separator, non-ASCII or lone surrogate as an escape),
+so no value can end its line or forge another; the formatter escapes what is left in other loggers' messages.
+"""
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -13,7 +19,7 @@ LOGGER_NAME = "backend"
 class LineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         ts = datetime.fromtimestamp(record.created, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        msg = record.getMessage().replace("\n", " | ")
+        msg = _escape(record.getMessage().replace("\n", " | "))
         if record.exc_info and record.levelno >= logging.ERROR:
             etype, evalue = record.exc_info[0], record.exc_info[1]
             if etype is not None:
@@ -21,11 +27,20 @@ class LineFormatter(logging.Formatter):
         return f"{ts} {record.levelname} {msg}"
 
 
+# Anything a reader may take as the end of a line (CR, VT, FF, FS-RS, NEL, U+2028/2029), other control
+# characters, and lone surrogates (unencodable on stdout).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# A value written as is: printable ASCII except space, quote, = and backslash (which the quoted form escapes).
+_PLAIN = re.compile(r'[!#-<>-\[\]-~]+')
+
+
+def _escape(text: str) -> str:
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def _fmt(v) -> str:
     s = str(v)
-    if s == "" or any(c in s for c in ' "=\n\t'):
-        return json.dumps(s)
-    return s
+    return s if _PLAIN.fullmatch(s) else json.dumps(s)
 
 
 def kv(**fields) -> str:

@@ -15,6 +15,9 @@ request_duration_seconds = Histogram(
 )
 http_requests_total = Counter("http_requests_total", "HTTP requests", ["route", "method", "status"])
 errors_total = Counter("errors_total", "Server-side errors (status >= 500)", ["endpoint", "status"])
+# A client hanging up (mid-body or before its answer) is not a server fault: counted here, read by no alert.
+client_disconnects_total = Counter("client_disconnects_total", "Requests the client abandoned before completion",
+                                   ["endpoint", "method"])
 db_query_duration_seconds = Histogram(
     "db_query_duration_seconds", "Database query duration", ["query_type"], buckets=BUCKETS
 )

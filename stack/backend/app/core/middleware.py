@@ -2,6 +2,8 @@
 
 denylist (403) -> body size limit (413) -> rate limit (429) -> app; request metrics; any exception
 becomes a JSON 5xx with an `ERROR ... route=<full path>` log line; errors_total for every status >= 500.
+A client that hangs up before its request is complete is recorded as status 499 in
+client_disconnects_total, never in errors_total (its request cannot be a server fault).
 """
 from __future__ import annotations
 
@@ -12,12 +14,15 @@ import time
 from typing import Callable, Iterable
 
 import psycopg
+from starlette.requests import ClientDisconnect
 from starlette.routing import compile_path
 
 from .config import get_settings
 from .db import DatabaseUnavailable, db
 from .logging import log
-from .metrics import errors_total, http_requests_total, ratelimit_block_total, request_duration_seconds
+from .metrics import (client_disconnects_total, errors_total, http_requests_total, ratelimit_block_total,
+                      request_duration_seconds)
+from .netaddr import ip_network
 from .redis import REDIS_ERRORS, rds
 from .security import is_signal_producer
 from .util import client_ip, parse_ip
@@ -67,7 +72,7 @@ class Denylist:
                             addrs.add(ip)
                             continue
                         try:
-                            nets.append(ipaddress.ip_network(entry, strict=False))
+                            nets.append(ip_network(entry))
                         except ValueError:
                             log.warning("denylist entry ignored not an address or network", path=self.path,
                                         entry=entry[:80])
@@ -155,7 +160,8 @@ class PlatformMiddleware:
         is_api = path.startswith(API_PREFIX + "/")
         label = template[len(API_PREFIX):] if template.startswith(API_PREFIX + "/") else template
         started = time.perf_counter()
-        state = {"status": None, "logged": False}
+        state = {"status": None, "logged": False, "hung_up": False}
+        received, body_done = 0, False
 
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
@@ -163,6 +169,7 @@ class PlatformMiddleware:
             await send(message)
 
         try:
+            budget = None  # requests a minute for this client on this route; None: not limited
             if is_api:
                 ip = client_ip(scope)
                 if self.denylist is None:
@@ -172,12 +179,19 @@ class PlatformMiddleware:
                     await _send_json(send_wrapper, 403, {"detail": "address blocked"})
                     return
                 client, budget = self._rate_client(scope, ip)
-                if template != "unmatched" and await self._rate_limited(client, budget, label):
-                    ratelimit_block_total.labels(label).inc()
-                    log.warning("rate_limit", ip=ip, route=label, **({} if client == ip else {"client": client}))
-                    await _send_json(send_wrapper, 429, {"detail": "rate limit exceeded"},
-                                     [(b"retry-after", str(60 - int(time.time()) % 60).encode())])
-                    return
+            elif template == "/ready":
+                # It queries Postgres and Redis: a budget of its own, far above the probes' polling
+                ip = client = client_ip(scope)
+                budget = get_settings().ready_rate_limit_per_minute
+            elif template == "unmatched":  # a scanner's 404s share one per-address budget
+                ip = client = client_ip(scope)
+                budget = get_settings().rate_limit_per_minute
+            if budget is not None and await self._rate_limited(client, budget, label):
+                ratelimit_block_total.labels(label).inc()
+                log.warning("rate_limit", ip=ip, route=label, **({} if client == ip else {"client": client}))
+                await _send_json(send_wrapper, 429, {"detail": "rate limit exceeded"},
+                                 [(b"retry-after", str(60 - int(time.time()) % 60).encode())])
+                return
             query = scope.get("query_string", b"")
             if "\x00" in path or b"%00" in query or b"\x00" in query:
                 # PostgreSQL cannot store NUL and no route takes one: refused before any handler sees it
@@ -194,21 +208,27 @@ class PlatformMiddleware:
                     if too_big:
                         await _send_json(send_wrapper, 413, {"detail": f"request body larger than {limit} bytes"})
                         return
-            received = 0
 
             async def receive_wrapper():
-                nonlocal received
+                nonlocal received, body_done
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > limit:
                         raise BodyTooLarge()
+                    body_done = not message.get("more_body", False)
+                elif message["type"] == "http.disconnect" and not body_done:
+                    # Hung up mid-body: whatever the app makes of the truncated request (FastAPI answers 400,
+                    # a raw body read raises ClientDisconnect) is the client's doing.
+                    state["hung_up"] = True
                 return message
 
             await self.app(scope, receive_wrapper, send_wrapper)
         except BodyTooLarge:
             if state["status"] is None:
                 await _send_json(send_wrapper, 413, {"detail": f"request body larger than {limit} bytes"})
+        except ClientDisconnect:
+            state["hung_up"] = True  # mid-body, or while its answer was being sent
         except Exception as exc:  # noqa: BLE001 - last line of defence: JSON 5xx, never a traceback
             status, detail = 500, "internal server error"
             full = path
@@ -239,11 +259,16 @@ class PlatformMiddleware:
             else:
                 state["status"] = 500
         finally:
-            status = state["status"] or 500
+            # 499 (nginx's "client closed request"): nobody received an answer, whatever was sent
+            status = 499 if state["hung_up"] else state["status"] or 500
             elapsed = time.perf_counter() - started
             request_duration_seconds.labels(label, method).observe(elapsed)
             http_requests_total.labels(label, method, str(status)).inc()
-            if status >= 500:
+            if status == 499:
+                client_disconnects_total.labels(label, method).inc()
+                log.info("client disconnected", route=path, method=method, received=received,
+                         duration_ms=round(elapsed * 1000, 1))
+            elif status >= 500:
                 errors_total.labels(label, str(status)).inc()
                 if not state["logged"]:
                     log.error("request failed", route=path, method=method, status=status,

@@ -44,6 +44,11 @@ def verify_password(password: str, stored: str) -> bool:
         return False
 
 
+# What a login for an unknown email is checked against: both answers cost one scrypt, so the response time does
+# not tell which accounts exist. The password is random and discarded: nothing matches it.
+DUMMY_PASSWORD_HASH = hash_password(secrets.token_urlsafe(32))
+
+
 def create_token(user_id: str, sid: str) -> str:
     s = get_settings()
     now = int(time.time())

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
+from fastapi import HTTPException, Request
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator
 from starlette.responses import Response
 
@@ -33,6 +36,63 @@ def json_rows_sql(select: str, order: str) -> str:
 
 def json_body(*parts: bytes | str) -> Response:
     return Response(b"".join(p.encode() if isinstance(p, str) else p for p in parts), media_type="application/json")
+
+
+# ------------------------------------------------------------------ JSON bodies
+# No request of ours nests beyond a handful of levels (a Stripe event about ten); deeper input is refused before
+# any code walks it recursively (json.loads raises RecursionError near 1000 levels, str() or pydantic later).
+MAX_JSON_DEPTH = 64
+
+
+class JSONTooDeep(ValueError):
+    pass
+
+
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                return True
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+def parse_json(body: bytes | str) -> Any:
+    """json.loads with a bounded nesting depth. ValueError for anything else than JSON (JSONDecodeError,
+    UnicodeDecodeError) or JSONTooDeep for more than MAX_JSON_DEPTH nested arrays/objects."""
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        value = None
+    else:
+        if not _too_deep(value):
+            return value
+    raise JSONTooDeep(f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
+
+
+class BoundedJSONRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            try:
+                self._json = parse_json(await self.body())
+            except JSONTooDeep as exc:
+                # FastAPI passes an HTTPException through (any other error becomes a reasonless 400)
+                raise HTTPException(status_code=400, detail=f"invalid body: {exc}") from None
+        return self._json
+
+
+class BoundedJSONRoute(APIRoute):
+    """Every router's route class: the JSON bodies FastAPI parses for the models go through parse_json."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def bounded(request: Request):
+            return await handler(BoundedJSONRequest(request.scope, request.receive, request._send))
+
+        return bounded
 
 
 # ------------------------------------------------------------------ text the database can store

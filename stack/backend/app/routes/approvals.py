@@ -10,9 +10,9 @@ from ..core.db import db, fetchall, fetchone
 from ..core.logging import log
 from ..core.metrics import approvals_total
 from ..core.security import CurrentUser, current_user
-from ..core.util import jsonable
+from ..core.util import BoundedJSONRoute, jsonable
 
-router = APIRouter()
+router = APIRouter(route_class=BoundedJSONRoute)
 
 BIGINT_MAX = 2 ** 63 - 1
 

@@ -12,10 +12,10 @@ from ..core.db import DatabaseUnavailable, db, fetchone
 from ..core.logging import log
 from ..core.metrics import auth_login_total
 from ..core.redis import REDIS_ERRORS, rds
-from ..core.security import CurrentUser, create_token, current_user, verify_password
-from ..core.util import SafeStr
+from ..core.security import DUMMY_PASSWORD_HASH, CurrentUser, create_token, current_user, verify_password
+from ..core.util import BoundedJSONRoute, SafeStr
 
-router = APIRouter()
+router = APIRouter(route_class=BoundedJSONRoute)
 
 
 class LoginIn(BaseModel):
@@ -33,7 +33,8 @@ async def login(body: LoginIn):
         auth_login_total.labels("error").inc()
         log.error("auth login error database", email=email, error=type(exc).__name__)
         raise
-    ok = row is not None and await asyncio.to_thread(verify_password, body.password, row["password_hash"])
+    stored = row["password_hash"] if row is not None else DUMMY_PASSWORD_HASH
+    ok = await asyncio.to_thread(verify_password, body.password, stored) and row is not None
     if not ok:
         auth_login_total.labels("failure").inc()
         log.warning("auth login failure", email=email)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 
@@ -15,13 +14,14 @@ from ..core.db import DatabaseUnavailable, db, fetchone
 from ..core.logging import log
 from ..core.metrics import webhook_events_total
 from ..core.redis import REDIS_ERRORS, rds
-from ..core.util import client_ip, storable
+from ..core.util import BoundedJSONRoute, JSONTooDeep, client_ip, parse_json, storable
 
-router = APIRouter()
+router = APIRouter(route_class=BoundedJSONRoute)
 
 IDEMPOTENCY_TTL = 86400
 # Stripe's ids and event types are short printable ASCII (evt_..., checkout.session.completed).
 EVENT_FIELD_RE = re.compile(r"[\x21-\x7e]{1,255}")
+TIMESTAMP_RE = re.compile(r"[0-9]{1,12}")
 BIGINT = 2 ** 63
 
 
@@ -31,13 +31,17 @@ def _invalid(reason: str, detail: str, ip: str = "") -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=400)
 
 
-def _signed_at(header: str) -> int:
-    """t=<unix> of a Stripe-Signature header that stripe's check has already accepted."""
-    for item in header.split(","):
-        key, _, value = item.partition("=")
-        if key == "t":
-            return int(value)
-    raise ValueError("no timestamp")
+def _signed_at(header: str) -> int | None:
+    """t=<unix> of a Stripe-Signature header, or None if it is not `key=value,...` with one `=` per element and
+    a single t of digits. Such a header is refused before stripe's check: its own parser reads `t=12=3` as
+    t=12, so on the headers accepted here both read the same timestamp (the one the signature covers)."""
+    items = [item.split("=") for item in header.split(",")]
+    if any(len(kv) != 2 for kv in items):
+        return None
+    stamps = [value for key, value in items if key == "t"]
+    if len(stamps) != 1 or not TIMESTAMP_RE.fullmatch(stamps[0]):
+        return None
+    return int(stamps[0])
 
 
 async def _seen(key: str) -> bool:
@@ -84,17 +88,23 @@ async def stripe_webhook(request: Request):
     tolerance = settings.webhook_tolerance_seconds
     if sig is not None and not sig.isascii():
         return _invalid("bad_signature", "invalid signature: Stripe-Signature must be ASCII", ip=ip)
+    signed_at = _signed_at(sig) if sig else None
+    if sig and signed_at is None:
+        return _invalid("malformed_header", "invalid signature: malformed Stripe-Signature (expected "
+                                            "t=<unix seconds>,v1=<hex>, one '=' per element, one t)", ip=ip)
     try:
         stripe.WebhookSignature.verify_header(payload, sig, settings.stripe_webhook_secret, tolerance)
     except stripe.SignatureVerificationError as exc:
         return _invalid("missing_header" if not sig else "bad_signature", f"invalid signature: {str(exc)[:120]}", ip=ip)
     except UnicodeDecodeError:
         return _invalid("invalid_payload", "invalid payload: not UTF-8", ip=ip)
-    if _signed_at(sig) > time.time() + tolerance:
+    if signed_at > time.time() + tolerance:
         return _invalid("future_timestamp", f"invalid signature: timestamp more than {tolerance}s in the future", ip=ip)
     try:
-        data = json.loads(payload)
-    except (ValueError, RecursionError):
+        data = parse_json(payload)
+    except JSONTooDeep as exc:
+        return _invalid("invalid_payload", f"invalid payload: {exc}", ip=ip)
+    except ValueError:
         return _invalid("invalid_payload", "invalid payload: not JSON", ip=ip)
     if not isinstance(data, dict):
         return _invalid("invalid_payload", "invalid payload: an event is a JSON object", ip=ip)

@@ -20,9 +20,10 @@ from ..core.logging import log
 from ..core.metrics import ea_errors_total
 from ..core.redis import REDIS_ERRORS, rds
 from ..core.security import CurrentUser, current_user
-from ..core.util import SafeStr, client_ip, json_body, json_rows_sql, jsonable
+from ..core.util import (BoundedJSONRoute, JSONTooDeep, SafeStr, client_ip, json_body, json_rows_sql, jsonable,
+                         parse_json)
 
-router = APIRouter()
+router = APIRouter(route_class=BoundedJSONRoute)
 
 BIGINT_MAX = 2 ** 63 - 1
 NONCE_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -75,16 +76,13 @@ async def register_device(user: CurrentUser = Depends(current_user)):
 
 @router.get("/devices")
 async def list_devices(status: Literal["active", "revoked", "all"] = "active",
-                       user_id: Optional[SafeStr] = Query(default=None, max_length=128),
-                       limit: int = Query(default=200, ge=1, le=1000)):
-    conds, params = [], []
+                       limit: int = Query(default=200, ge=1, le=1000), user: CurrentUser = Depends(current_user)):
+    """The caller's own devices only: there is no admin role, and device ids name the EAs' HMAC identities."""
+    conds, params = ["user_id = %s"], [user.user_id]
     if status != "all":
         conds.append("status = %s")
         params.append(status)
-    if user_id is not None:
-        conds.append("user_id = %s")
-        params.append(user_id)
-    where = " AND ".join(conds) or "TRUE"
+    where = " AND ".join(conds)
     async with db.connection() as conn:
         rows = await fetchall(
             conn,
@@ -244,8 +242,10 @@ async def ea_ack(request: Request):
     except EAError as err:
         return _ea_fail(endpoint, err, request)
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = parse_json(body)
+    except JSONTooDeep as exc:
+        return JSONResponse({"detail": f"body must be JSON {{\"signal_id\": <int>}}: {exc}"}, status_code=400)
+    except ValueError:  # UnicodeDecodeError included
         return JSONResponse({"detail": "body must be JSON {\"signal_id\": <int>}"}, status_code=400)
     signal_id = data.get("signal_id") if isinstance(data, dict) else None
     if not isinstance(signal_id, int) or isinstance(signal_id, bool) or not 1 <= signal_id <= BIGINT_MAX:

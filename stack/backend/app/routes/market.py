@@ -14,8 +14,9 @@ from ..core.config import get_settings
 from ..core.logging import log
 from ..core.metrics import circuit_breaker_open
 from ..core.redis import REDIS_ERRORS, rds
+from ..core.util import BoundedJSONRoute
 
-router = APIRouter()
+router = APIRouter(route_class=BoundedJSONRoute)
 
 CACHE_TTL = 3600
 

@@ -12,9 +12,9 @@ from ..core.db import db, fetchall, fetchone
 from ..core.logging import log
 from ..core.metrics import signals_ingested_total
 from ..core.security import CurrentUser, current_user, is_signal_producer
-from ..core.util import json_body, json_rows_sql, jsonable, storable
+from ..core.util import BoundedJSONRoute, json_body, json_rows_sql, jsonable, storable
 
-router = APIRouter()
+router = APIRouter(route_class=BoundedJSONRoute)
 
 # RELEASE selects the build's code path for GET /signals (the "bad deploy, roll back" drill).
 BAD_RELEASE = "1.5.0-rc1"
