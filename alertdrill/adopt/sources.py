@@ -91,7 +91,8 @@ class DrillFile:
 
 
 def drills(conf: Config) -> dict[str, DrillFile]:
-    """alert -> the scenario module whose AlertExpectation(alertname=...) names it."""
+    """alert -> the scenario module whose AlertExpectation(alertname=...) or
+    AlertExpectation.from_runbook("<alert>", ...) names it."""
     out: dict[str, DrillFile] = {}
     for path in sorted(conf.scenarios.glob("*.py")) if conf.scenarios.is_dir() else []:
         try:
@@ -100,11 +101,25 @@ def drills(conf: Config) -> dict[str, DrillFile]:
             continue
         names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "AlertExpectation":
-                for kw in node.keywords:
-                    if kw.arg == "alertname" and isinstance(kw.value, ast.Constant):
-                        out.setdefault(kw.value.value, DrillFile(path, PLACEHOLDER in names))
+            alert = _expected_alert(node)
+            if alert:
+                out.setdefault(alert, DrillFile(path, PLACEHOLDER in names))
     return out
+
+
+def _expected_alert(node: ast.AST) -> str | None:
+    """The alert an AlertExpectation(...) or AlertExpectation.from_runbook(...) call names, if it is one."""
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    direct = isinstance(func, ast.Name) and func.id == "AlertExpectation" or \
+        isinstance(func, ast.Attribute) and func.attr == "AlertExpectation"
+    from_runbook = (isinstance(func, ast.Attribute) and func.attr == "from_runbook"
+                    and getattr(func.value, "id", getattr(func.value, "attr", "")) == "AlertExpectation")
+    if not (direct or from_runbook):
+        return None
+    named = [kw.value for kw in node.keywords if kw.arg == "alertname"] + node.args[:1]
+    return next((v.value for v in named if isinstance(v, ast.Constant) and isinstance(v.value, str)), None)
 
 
 @dataclass(frozen=True)

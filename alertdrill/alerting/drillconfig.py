@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from alertdrill.alerting.timescale import (DEFAULT_FACTOR, DRILL_EVALUATION_INTERVAL, DRILL_SCRAPE_INTERVAL,
-                                           FactorError, as_factor, fmt_factor, render_alertmanager,
+                                           FactorError, as_factor, fmt_factor, iter_rules, render_alertmanager,
                                            render_prometheus, render_rules, rule_files, validate_factor)
 from alertdrill.alerting.timings import Timings
 from alertdrill.config import current as current_config
@@ -61,15 +61,19 @@ class DrillConfig:
                 *([self.prometheus_file] if self.prometheus_file else [])]
 
 
-def label_rules_with_run(rules_text: str) -> str:
-    """The drill copy of the rules: every alerting rule also labels its alerts with the drill run."""
-    data = yaml.safe_load(rules_text)
-    for group in data.get("groups") or []:
-        for rule in group.get("rules") or []:
-            if rule.get("alert"):
-                rule["labels"] = {**(rule.get("labels") or {}), RUN_LABEL: RUN_NONE}
+RUN_NOTE = f"# Every alert also carries {RUN_LABEL}: the drill that raised it.\n"
+
+
+def label_rules_with_run(rules_text: str, run: str = RUN_NONE) -> str:
+    """The drill copy of the rules: every alerting rule also labels its alerts with the drill run, "none"
+    when the copy is rendered and the drill's own before each drill (alertdrill.engine.monitoring), a
+    rule added since the copy was rendered (a deliberate breakage) included; comment lines kept."""
+    data = yaml.safe_load(rules_text) or {}
+    for _group, rule in iter_rules(data):
+        if rule.get("alert"):
+            rule["labels"] = {**(rule.get("labels") or {}), RUN_LABEL: run}
     header = "".join(line + "\n" for line in rules_text.splitlines() if line.startswith("#"))
-    return header + f"# Every alert also carries {RUN_LABEL}: the drill that raised it.\n" + yaml.safe_dump(
+    return header + ("" if RUN_NOTE in header else RUN_NOTE) + yaml.safe_dump(
         data, sort_keys=False, width=10_000, allow_unicode=True, default_flow_style=False)
 
 

@@ -162,8 +162,9 @@ def _load_rules(rules_text: str) -> dict:
     return data
 
 
-def _iter_rules(data: dict):
-    for group in data["groups"]:
+def iter_rules(data: dict):
+    """(group, rule) for every rule of a parsed rule file: the one walk over its groups."""
+    for group in data.get("groups") or []:
         for rule in group.get("rules") or []:
             yield group, rule
 
@@ -174,7 +175,7 @@ def _rule_name(rule: dict) -> str:
 
 def largest_valid_factor(rules_text: str, scrape_interval: str = DRILL_SCRAPE_INTERVAL) -> Fraction | None:
     """The largest factor that keeps >= 4 drill scrapes in every range window (None: no windows)."""
-    windows = [w for _g, r in _iter_rules(_load_rules(rules_text)) for w in range_windows(str(r.get("expr", "")))]
+    windows = [w for _g, r in iter_rules(_load_rules(rules_text)) for w in range_windows(str(r.get("expr", "")))]
     if not windows:
         return None
     return Fraction(min(windows), MIN_SCRAPES_PER_WINDOW * parse_ms(scrape_interval))
@@ -194,7 +195,7 @@ def validate_factor(factor: Any, rules_text: str, scrape_interval: str = DRILL_S
     min_window_ms = MIN_SCRAPES_PER_WINDOW * scrape_ms
     data = _load_rules(rules_text)
     starved = []
-    for _g, rule in _iter_rules(data):
+    for _g, rule in iter_rules(data):
         for w in range_windows(str(rule.get("expr", ""))):
             if Fraction(w) / f < min_window_ms:
                 starved.append((w, _rule_name(rule)))
@@ -213,7 +214,7 @@ def validate_factor(factor: Any, rules_text: str, scrape_interval: str = DRILL_S
             f"(the smallest valid window is {format_ms(min_window_ms)}). Use --factor {best_int} or less.")
     notes = []
     eval_ms = parse_ms(evaluation_interval)
-    for _g, rule in _iter_rules(data):
+    for _g, rule in iter_rules(data):
         if rule.get("for") and scale_ms(parse_ms(rule["for"]), f) < eval_ms:
             notes.append(f"{_rule_name(rule)}: for {rule['for']} becomes "
                          f"{format_ms(scale_ms(parse_ms(rule['for']), f))}, less than one "

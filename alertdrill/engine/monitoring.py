@@ -15,9 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
-from alertdrill.alerting.drillconfig import RUN_LABEL
+from alertdrill.alerting.drillconfig import RUN_LABEL, label_rules_with_run
 from alertdrill.engine.context import DrillContext
 from alertdrill.errors import SteadyStateError
 
@@ -27,7 +25,7 @@ def label_alerts(ctx: DrillContext, run: str) -> None:
     if not rules_dir:
         return  # the stack runs the production rules: no run label to set
     for path in sorted(Path(rules_dir).glob("*.y*ml")):
-        path.write_text(_with_run(path.read_text(), run))
+        path.write_text(label_rules_with_run(path.read_text(), run))
     ctx.prometheus.reload()
     labelled = {r["name"]: (r.get("labels") or {}).get(RUN_LABEL) for r in ctx.prometheus.rules()}
     stale = sorted(n for n, v in labelled.items() if v != run)
@@ -36,15 +34,3 @@ def label_alerts(ctx: DrillContext, run: str) -> None:
                                expected=f"every alerting rule labelled {RUN_LABEL}={run}",
                                seen=f"rules without it: {', '.join(stale)}",
                                hint=f"were the rules rendered by this checkout? See {rules_dir}")
-
-
-def _with_run(text: str, run: str) -> str:
-    """The rule file with every alerting rule's run label set to `run` (also on a rule added since the
-    copy was rendered, e.g. by a deliberate breakage); its comment lines kept."""
-    data = yaml.safe_load(text) or {}
-    for group in data.get("groups") or []:
-        for rule in group.get("rules") or []:
-            if rule.get("alert"):
-                rule["labels"] = {**(rule.get("labels") or {}), RUN_LABEL: run}
-    header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
-    return header + yaml.safe_dump(data, sort_keys=False, width=10_000, allow_unicode=True, default_flow_style=False)

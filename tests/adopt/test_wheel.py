@@ -56,8 +56,10 @@ def test_the_wheels_only_top_level_package_is_alertdrill(wheel):
 def installed(wheel, tmp_path_factory) -> tuple[Path, dict]:
     """A fresh virtual environment with the wheel installed, and an environment free of this checkout's
     settings (and of the drill lane this test runs in): (its bin folder, the environment)."""
+    # (and of this run's own pytest options: PYTEST_ADDOPTS="--durations=N" would time the other project's run)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "ALERTDRILL_CONFIG",
-                                                             "ALERTDRILL_LANE", "ALERTDRILL_STATE_DIR")}
+                                                             "ALERTDRILL_LANE", "ALERTDRILL_STATE_DIR",
+                                                             "PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
     where = tmp_path_factory.mktemp("venv")
     venv.EnvBuilder(with_pip=True).create(where)
     run([where / "bin" / "pip", "install", "-q", wheel], cwd=where, timeout=900, env=env)

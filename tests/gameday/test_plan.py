@@ -21,9 +21,14 @@ STACK_LOCK = "/tmp/alertdrill-stack.lock"
 SKIP_DIRS = {".venv", ".git"}
 
 
+def plan_env() -> dict[str, str]:
+    """The plan's own pytest, without this run's options (PYTEST_ADDOPTS="--durations=N" adds lines of ids)."""
+    return {**{k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def plan(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([*ALERTDRILL, "gameday", "--plan", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+                          text=True, timeout=300, env=plan_env())
 
 
 def tracked_files() -> list[str]:
@@ -86,7 +91,7 @@ def containers() -> str:
 def scenario_ids(cwd: Path) -> list[str]:
     out = subprocess.run([sys.executable, "-m", "pytest", "scenarios", "--collect-only", "-q", "-p", "no:cacheprovider"],
                          cwd=cwd, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}).stdout
+                         env=plan_env()).stdout
     return [line.split("::", 1)[1] for line in out.splitlines() if "::" in line]
 
 

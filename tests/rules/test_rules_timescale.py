@@ -118,3 +118,21 @@ def test_scaled_unit_tests_pass_on_rendered_rules(tmp_path, promtool, unit_tests
     p = rulekit.run_unit_tests(promtool, rulekit.unit_tests_for(unit_tests, ["HighErrorRate"]),
                                d / "rules/alerts.yml", d, "unscaled.yml")
     assert p.returncode != 0
+
+
+def test_the_run_label_is_one_rewrite_for_the_render_and_for_each_drill():
+    """label_rules_with_run labels every alerting rule ("none" when rendered, the drill's own before each
+    drill), a rule added since the render too, and leaves recording rules and comments alone."""
+    from alertdrill.alerting.drillconfig import RUN_LABEL, RUN_NOTE, label_rules_with_run
+
+    text = ("# production rules\ngroups:\n- name: g\n  rules:\n  - record: r:x\n    expr: x\n"
+            "  - alert: A\n    expr: x > 1\n    labels: {severity: warning}\n")
+    rendered = label_rules_with_run(text)
+    data = yaml.safe_load(rendered)
+    assert data["groups"][0]["rules"][0] == {"record": "r:x", "expr": "x"}
+    assert data["groups"][0]["rules"][1]["labels"] == {"severity": "warning", RUN_LABEL: "none"}
+    added = rendered.replace("  - alert: A", "  - alert: B\n    expr: y > 0\n  - alert: A")
+    drilled = label_rules_with_run(added, "test_A-1")
+    assert [r.get("labels", {}).get(RUN_LABEL) for r in yaml.safe_load(drilled)["groups"][0]["rules"]] == \
+           [None, "test_A-1", "test_A-1"]
+    assert drilled.startswith("# production rules\n") and drilled.count(RUN_NOTE) == 1
