@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from psycopg.conninfo import conninfo_to_dict
 
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from alertdrill.engine.context import DrillContext
 
 HEALTHY_TIMEOUT_S = 90
+# An interrupted `docker compose restart` goes on in the daemon: its stop timeout (10 s) and a start.
+RESTART_SETTLE_S = 30
+T = TypeVar("T")
 
 
 class Fault(ABC):
@@ -178,24 +181,35 @@ def restore_env_file(ctx: "DrillContext", file: EnvFile, original: str | None) -
     if original is None:
         return ""
     # A drill interrupted during the runbook's `docker compose restart` leaves that restart to finish in
-    # the daemon: the file is written once the service is up again, and again if it restarted under the
-    # write (the container's start time moved), never into a container that is going down.
+    # the daemon: the file is read and written once the service is up again, and again if the restart took
+    # the container down under the read or the write, never into a container that is going down.
     wait_healthy(ctx, file.service)
-    if file.read(ctx.stack) == original and _running(ctx, file.service):
+    if _through_restart(ctx, file.service, lambda: file.read(ctx.stack)) == original and \
+            _running(ctx, file.service):
         return ""
-    started = ctx.stack.started_at([file.service])[file.service]
-    try:
-        file.write(ctx.stack, original)
-    except RuntimeError:
-        if ctx.stack.started_at([file.service])[file.service] == started and _running(ctx, file.service):
-            raise  # not a restart in flight: a real failure to write
-        wait_healthy(ctx, file.service)
-        file.write(ctx.stack, original)
+    _through_restart(ctx, file.service, lambda: file.write(ctx.stack, original))
     ctx.stack.restart(file.service)
     wait_healthy(ctx, file.service)
     if file.read(ctx.stack) != original:
         raise RuntimeError(f"{file} differs from its original after restoring it")
     return f"restored {file} and restarted {file.service}"
+
+
+def _through_restart(ctx: "DrillContext", service: str, action: Callable[[], T]) -> T:
+    """`action` on the service; if it fails while a restart is in flight (the container going down under
+    it), once more after the service is back. A failure with no restart within the restart's own stop
+    timeout is a real one, and raised."""
+    started = ctx.stack.started_at([service])[service]
+    try:
+        return action()
+    except RuntimeError:
+        def restarted() -> bool:
+            now = ctx.stack.started_at([service])[service]
+            return now is not None and now != started and _running(ctx, service)
+
+        if not until(restarted, RESTART_SETTLE_S, poll=0.5, on_timeout=lambda: False):
+            raise
+    return action()
 
 
 @dataclass
