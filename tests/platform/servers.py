@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -16,6 +17,17 @@ import pytest
 from alertdrill.wait import until
 
 STACK = Path(__file__).resolve().parents[2] / "stack"
+
+
+def wait_for(pred, timeout: float, interval: float = 0.05):
+    """pred()'s first truthy value within `timeout`, else its value at the end (the test asserts on it)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    return pred()
 
 
 def free_port() -> int:

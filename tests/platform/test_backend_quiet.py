@@ -16,21 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from servers import wait_for
+
 pytestmark = pytest.mark.platform
 
 STACK = Path(__file__).resolve().parents[2] / "stack"
 WHSEC = "whsec_alertdrill_test"
 LINE_START = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
-
-
-def wait_for(pred, timeout: float, interval: float = 0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    return pred()
 
 
 def loopback() -> str:

@@ -12,20 +12,12 @@ import httpx
 import psycopg
 import pytest
 
+from servers import wait_for
+
 pytestmark = pytest.mark.platform
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "stack"
-
-
-def wait_for(pred, timeout: float, interval: float = 0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    return pred()
 
 
 def avoid_minute_boundary(margin: float = 4.0) -> None:

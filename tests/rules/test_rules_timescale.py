@@ -7,6 +7,7 @@ import yaml
 
 import rulekit
 from alertdrill.alerting import drillconfig, durations, timescale as ts
+from alertdrill.alerting.unittests import scale_unit_tests
 
 FACTORS = (10, ts.DEFAULT_FACTOR)  # 10 and the drill default (30)
 
@@ -106,7 +107,7 @@ def test_scaled_unit_tests_pass_on_rendered_rules(tmp_path, promtool, unit_tests
     def run(factor):
         d = tmp_path / f"x{factor}"
         cfg = drillconfig.render_drill_config(factor, d, run_label=False)
-        doc = yaml.safe_load(ts.scale_unit_tests(rulekit.UNIT_TESTS.read_text(), factor, [str(cfg.rules_files[0])]))
+        doc = yaml.safe_load(scale_unit_tests(rulekit.UNIT_TESTS.read_text(), factor, [str(cfg.rules_files[0])]))
         return factor, doc, rulekit.run_unit_tests(promtool, doc, cfg.rules_files[0], d)
 
     results = rulekit.run_parallel(run, list(FACTORS))
