@@ -50,6 +50,11 @@ class UnexpectedAlert(DrillError):
     """A critical alert the scenario did not name fired during the drill."""
 
 
+class FalseAlarm(DrillError):
+    """A quiet drill's benign noise made alerting speak: an alert fired, a paging alert went pending,
+    someone was notified, or a server-fault counter rose (alertdrill.engine.quiet)."""
+
+
 class InvestigationFailed(DrillError):
     """The runbook's investigation did not show what the fault should have caused, or the runbook
     lacks a step the drill needs."""

@@ -221,6 +221,13 @@ class Timings:
         evaluations."""
         return max(self.drill_s(for_ms), 2 * self.evaluation_s) + self.evaluation_s
 
+    def quiet_hold_s(self, alerts) -> float:
+        """How long a quiet drill's noise runs (alertdrill.engine.quiet): past the longest window + `for` of
+        the alerts it could touch, then scrape + evaluation + group_wait and the margin, by when a notice
+        of any of them would have gone out had the noise held it past its threshold."""
+        longest = max((self.window_s(a) + self.for_s(a) for a in alerts), default=0.0)
+        return longest + self.scrape_s + self.evaluation_s + self.group_wait_s + self.deadline_margin_s
+
     @property
     def steady_hold_s(self) -> float:
         """How long steady state must hold at most: a rule reloaded a moment ago, or a window still

@@ -67,12 +67,15 @@ class Drill:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def __enter__(self) -> "Drill":
-        t, name = self.ctx.timings, self.expect.alertname
-        self.report(f"drill {self.timeline.scenario}: expecting {name} ({self.expect.severity}) -> "
-                    f"{', '.join(sorted(self.expect.receivers))}; {t.label}: {t.describe(name)}")
+        self.report(self.intro())
         label_alerts(self.ctx, self.run_id)
         self._emit("drill_started")
         return self
+
+    def intro(self) -> str:
+        t, name = self.ctx.timings, self.expect.alertname
+        return (f"drill {self.timeline.scenario}: expecting {name} ({self.expect.severity}) -> "
+                f"{', '.join(sorted(self.expect.receivers))}; {t.label}: {t.describe(name)}")
 
     def __exit__(self, exc_type, exc, tb) -> None:
         # A failure caused by the Docker daemon going away is named as such, whatever check tripped on it.

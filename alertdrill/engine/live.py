@@ -27,7 +27,8 @@ class DrillStatus:
         value = "-" if self.value is None else f"{self.value:.3g}"
         notified = ", ".join(self.notified) or "none"
         head = f"{self.alert:<24} {self.outcome or self.phase[:30]:<30}"
-        return f"{head} {left}  value {value} (alert when {self.threshold or '-'})  notified: {notified}"
+        bound = f" (alert when {self.threshold})" if self.threshold else ""  # a quiet drill alerts on nothing
+        return f"{head} {left}  value {value}{bound}  notified: {notified}"
 
 
 class LiveView(DrillEventHandler):

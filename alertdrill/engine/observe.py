@@ -104,7 +104,7 @@ class Observer:
         except MONITORING_ERRORS as exc:
             return f"{self.watch} -> error {exc}"
         shown = "no data" if value is None else f"{value:.3g}"
-        return f"{self.watch} = {shown} (alert when {self.expect.threshold})"
+        return f"{self.watch} = {shown}" + (f" (alert when {self.expect.threshold})" if self.expect.threshold else "")
 
     def notifications(self, status: str | None, since: float) -> list[Notification]:
         """Notifications of the expected alert's instance (with `status`, if given) received since `since`."""

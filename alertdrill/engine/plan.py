@@ -16,12 +16,13 @@ from alertdrill.alerting.timings import FLOORS
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import Fault
 from alertdrill.engine.guards import Guard
+from alertdrill.engine.quiet import QuietExpectation
 from alertdrill.engine.remediations import Remediation, RunbookAction
 from alertdrill.errors import DrillError, InvestigationFailed
 from alertdrill.runbook.promises import parse_promises
 
 STEPS = ("steady_state", "workload", "inject", "expect_firing", "investigate", "guard", "remediate",
-         "expect_resolved", "invariant")
+         "expect_resolved", "invariant", "quiet")
 
 
 @dataclass
@@ -149,8 +150,12 @@ def _remediation_step(node: ast.expr, namespace: dict, runbook, remediate: str) 
     return PlanStep("remediate", f"{who} the runbook's {action.alert} action {action.match!r}", commands)
 
 
-def plan_scenario(scenario: str, run, expect: AlertExpectation, timings, runbook, timeouts,
+def plan_scenario(scenario: str, run, expect, timings, runbook, timeouts,
                   remediate: str = "runbook", options: dict | None = None) -> DrillPlan:
+    if isinstance(expect, QuietExpectation):
+        promise = expect.promise(timings, parse_promises(runbook))  # PromiseError: an alert it names is unknown
+        steps = _steps(run, options, timings, runbook, remediate, expect.as_expectation(), {})
+        return DrillPlan(scenario, expect.as_expectation(), [f"quiet: {promise}", FLOORS], steps)
     expect = expect.against(parse_promises(runbook))  # PromiseError: the runbook has no row for the alert
     name = expect.alertname
     deadline = {"fire": timings.fire_deadline(name, timeouts.fire),
@@ -164,6 +169,14 @@ def plan_scenario(scenario: str, run, expect: AlertExpectation, timings, runbook
     steps: list[PlanStep] = []
     if name not in runbook:
         steps.append(PlanStep("runbook", f"section for {name}", problem=f"the runbook {runbook.path} has no section for {name}"))
+    steps += _steps(run, options, timings, runbook, remediate, expect, {"fire": fire, "mitigate": mitigate,
+                                                                        "resolve": resolve})
+    return DrillPlan(scenario, expect, header, steps)
+
+
+def _steps(run, options, timings, runbook, remediate: str, expect: AlertExpectation, waits: dict) -> list[PlanStep]:
+    """The plan's steps, one per `d.<step>(...)` call of the scenario, in source order."""
+    name, steps = expect.alertname, []
     namespace = run.__globals__
     for method, args in _calls(run, options or {}):
         arg = args[0] if args else None
@@ -175,10 +188,12 @@ def plan_scenario(scenario: str, run, expect: AlertExpectation, timings, runbook
         elif method in ("investigate", "invariant"):
             steps.append(PlanStep(method, _literal(arg)))
         elif method == "expect_firing":
-            steps.append(PlanStep("alert", f"{name} fires within {fire:g}s and reaches {', '.join(sorted(expect.receivers))}"))
+            steps.append(PlanStep("alert", f"{name} fires within {waits['fire']:g}s and reaches "
+                                           f"{', '.join(sorted(expect.receivers))}"))
         elif method == "expect_resolved":
-            steps.append(PlanStep("recovery", f"the watched value healthy or {name} inactive within {mitigate:g}s; "
-                                              f"{name} resolved and every receiver's resolved notice within {resolve:g}s"))
+            steps.append(PlanStep("recovery", f"the watched value healthy or {name} inactive within "
+                                              f"{waits['mitigate']:g}s; {name} resolved and every receiver's "
+                                              f"resolved notice within {waits['resolve']:g}s"))
         elif method == "workload":
             steps.append(PlanStep("workload", ast.unparse(arg) if arg is not None else ""))
         elif method == "guard":
@@ -186,4 +201,7 @@ def plan_scenario(scenario: str, run, expect: AlertExpectation, timings, runbook
             steps.append(PlanStep("snapshot", obj.name if obj is not None else ast.unparse(arg)))
         elif method == "steady_state":
             steps.append(PlanStep("steady state", "every service healthy, no alert pending or firing"))
-    return DrillPlan(scenario, expect, header, steps)
+        elif method == "quiet":
+            steps.append(PlanStep("quiet window", "the noise starts; held open, then judged: no alert fired, no "
+                                                  "paging alert pending, nobody notified, the counters unchanged"))
+    return steps

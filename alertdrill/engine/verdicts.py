@@ -36,7 +36,8 @@ Verdict = Callable[["Timeline", "AlertExpectation"], list[Broken]]
 def reached_only_its_receivers(t: "Timeline", expect: "AlertExpectation") -> list[Broken]:
     """The alert reached no receiver the runbook does not name for it (a route to someone it should
     not page), firing or resolved."""
-    extra = sorted({n["receiver"] for n in t.notifications} - set(expect.receivers or ()))
+    extra = sorted({n["receiver"] for n in t.notifications if n.get("alert", expect.alertname) == expect.alertname}
+                   - set(expect.receivers or ()))
     if not extra:
         return []
     return [Broken(NotificationMissing, f"{expect.alertname} also reached {extra}",

@@ -101,3 +101,15 @@ def checkout_event(amount: int = 4900, customer: str = "cus_alertdrill") -> dict
         "data": {"object": {"id": "cs_" + secrets.token_hex(8), "object": "checkout.session",
                             "customer": customer, "amount_total": amount}},
     }
+
+
+def reject_newest(client: PlatformClient, count: int) -> list[int]:
+    """A trader clearing their queue: the `count` newest pending signals rejected, one after another."""
+    resp = client._http.get("/api/v1/approvals", params={"status": "pending", "limit": count}, headers=client._auth())
+    resp.raise_for_status()
+    rejected = []
+    for row in resp.json()["approvals"]:
+        decided = client._http.post(f"/api/v1/approvals/{row['id']}", json={"decision": 0}, headers=client._auth())
+        if decided.status_code == 201:
+            rejected.append(int(row["id"]))
+    return rejected

@@ -3,19 +3,21 @@ routing and runbooks, with their normal deadlines, and each must fail with the e
 name the breakage. One row per breakage: (scenario, breakage, expected error, message)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from types import ModuleType
 
 import pytest
 
 from tests.drill.breakage import Breakage, drop_between, in_rule, replace
-from alertdrill.errors import (AlertNotFired, AlertNotResolved, InvariantViolated, InvestigationFailed,
+from alertdrill.errors import (AlertNotFired, AlertNotResolved, FalseAlarm, InvariantViolated, InvestigationFailed,
                                NotificationMissing, UnexpectedAlert)
 
 from scenarios import (test_critical_api_latency, test_critical_error_rate, test_database_connection_pool_exhausted,
                        test_ea_poll_errors, test_high_api_latency, test_high_approval_rejection_rate,
                        test_high_error_rate, test_high_rate_limit_rejections, test_payment_webhook_failures,
-                       test_redis_disconnected, test_signal_ingestion_stopped)
+                       test_quiet_crawler, test_quiet_hang_ups, test_quiet_rejections, test_redis_disconnected,
+                       test_signal_ingestion_stopped)
 
 pytestmark = [pytest.mark.drill, pytest.mark.broken_alerting]
 
@@ -35,6 +37,19 @@ def _last_slack_route_to_pagerduty(text: str) -> str:
     if not sep:
         raise ValueError("no catch-all slack-oncall-alerts route in the Alertmanager config")
     return head + "  - receiver: pagerduty\n" + tail
+
+
+def _without_for(alert: str):
+    """The rule's `for:` line gone: the alert fires at the first evaluation that sees its condition."""
+    def edit(text: str) -> str:
+        start = text.index(f"- alert: {alert}\n")
+        end = text.find("- alert: ", start + 1)
+        rule, n = re.subn(r"\n *for: *\S+ *(?=\n)", "", text[start:end], count=1)
+        if not n:
+            raise ValueError(f"no `for:` in the rule {alert}: the breakage would prove nothing")
+        return text[:start] + rule + text[end:]
+
+    return edit
 
 
 CASES = [
@@ -124,6 +139,21 @@ CASES = [
          Breakage.runbook(replace("MIN_SIGNAL_QUALITY=0.5", "MIN_SIGNAL_QUALITY=0.0", count=-1),
                           "the filter lets every low-quality signal through"),
          AlertNotResolved, "HighApprovalRejectionRate (kept firing|came back)"),
+    # What must not page (the quiet drills): each breakage makes benign noise speak, and the quiet drill
+    # that would hear it names it.
+    Case("quiet-hang-ups-counted-as-errors", test_quiet_hang_ups,
+         Breakage.rules(in_rule("CriticalErrorRate", "rate(errors_total[",
+                                'rate({__name__=~"errors_total|client_disconnects_total"}['),
+                        "client disconnects counted as server errors again"),
+         FalseAlarm, r"CriticalErrorRate.*(firing|fired|went pending)"),
+    Case("quiet-rejections-for-removed", test_quiet_rejections,
+         Breakage.rules(_without_for("HighApprovalRejectionRate"),
+                        "HighApprovalRejectionRate without its `for`: it fires on a blip"),
+         FalseAlarm, r"HighApprovalRejectionRate.*(firing|fired)"),
+    Case("quiet-crawler-4xx-counted-as-errors", test_quiet_crawler,
+         Breakage.rules(in_rule("HighErrorRate", "rate(errors_total[", 'rate(http_requests_total{status=~"4..|5.."}['),
+                        "HighErrorRate counts client errors (4xx) as errors"),
+         FalseAlarm, r"HighErrorRate.*(firing|fired)"),
     Case("HighRateLimitRejections-route-dropped", test_high_rate_limit_rejections,
          Breakage.rules(in_rule("HighRateLimitRejections", " by (route)", ""), "the alert no longer names the route"),
          AlertNotFired, "HighRateLimitRejections did not fire within"),

@@ -1,0 +1,45 @@
+"""Quiet: a traffic spike the platform has the capacity for.
+
+From no traffic to twenty traders with the dashboard open, each refreshing twice a second (about 40
+requests a second over the signal list, the approval queue and the market prices), arriving over four
+seconds: a market open. The latency, pool, error and rate-limit alerts have nothing to say; every
+request is answered.
+"""
+from __future__ import annotations
+
+import pytest
+
+from alertdrill.engine.quiet import QuietDrill, QuietExpectation
+from alertdrill.errors import require
+
+from scenarios._common import dashboard_load
+from scenarios._quiet import SERVER_ERRORS
+
+pytestmark = pytest.mark.drill
+
+EXPECTATION = QuietExpectation(
+    noise="a traffic spike within capacity: 20 traders on the dashboard",
+    touches=("HighAPILatency", "CriticalAPILatency", "DatabaseConnectionPoolExhausted", "HighErrorRate",
+             "CriticalErrorRate", "HighRateLimitRejections"),
+    unmoved=SERVER_ERRORS,
+)
+
+
+def run(d: QuietDrill, ctx) -> None:
+    d.steady_state()
+    with d.quiet():
+        d.workload(dashboard_load(ctx, users=20, tasks="signals,approvals,market", wait=0.5, name="spike"))
+    stats = d.stop_workload()["spike"]
+    d.invariant("every request of the spike was answered", lambda: all_answered(stats))
+
+
+def all_answered(stats) -> str:
+    requests, failures = stats.requests(), stats.failures()
+    require(requests > 0 and failures == 0, "the spike was not served in full",
+            expected="every request answered 200", seen=f"{requests} requests, {failures} failed: {stats.errors[:3]}",
+            hint=f"see {stats.log_path}")
+    return f"{requests} requests, none failed"
+
+
+def test_quiet_spike(drill):
+    drill(run, EXPECTATION)
