@@ -73,6 +73,10 @@ class InvariantViolated(DrillError):
     """Something was lost or applied twice."""
 
 
+class TooNoisy(DrillError):
+    """The drill delivered more notifications than --max-notifications allows (alertdrill.engine.noise)."""
+
+
 class DrillAborted(DrillError):
     """The drill was stopped before its end: its maximum duration passed, an abort condition held (an
     unrelated critical alert, a failing health probe), or the people on call never mitigated. Its

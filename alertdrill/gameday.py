@@ -18,6 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-drill-duration", default="none", metavar="S",
                    help="seconds a drill may take at most; then it heals and is reported aborted")
     p.add_argument("--max-fire-ratio", default="none", metavar="R", help="fail a drill whose time to fire > R x floor")
+    p.add_argument("--max-notifications", default="none", metavar="N",
+                   help="fail a drill that delivered more than N notifications (pages and messages)")
     p.add_argument("--no-abort-on-critical", dest="abort_on_critical", action="store_false",
                    help="keep drilling when an unrelated critical alert fires (default: abort, heal, report)")
     p.add_argument("--health-probe", action="append", default=[], metavar="URL",
@@ -54,7 +56,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     if args.plan:
         return out + ["--plan", "-q", *_rest(args)]
     return out + ["--reuse-stack", "--remediate", args.remediate, "--max-drill-duration", args.max_drill_duration,
-                  "--max-fire-ratio", args.max_fire_ratio, "--probe-grace", args.probe_grace,
+                  "--max-fire-ratio", args.max_fire_ratio, "--max-notifications", args.max_notifications,
+                  "--probe-grace", args.probe_grace,
                   *(["--abort-on-critical"] if args.abort_on_critical else []),
                   *(["--health-probe", ",".join(args.health_probe)] if args.health_probe else []), *_rest(args)]
 

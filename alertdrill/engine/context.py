@@ -35,6 +35,7 @@ class Gameday:
     remediate: str = "runbook"  # runbook: the suite runs the runbook's action | human: people on call do
     max_drill_s: float | None = None  # the whole drill, fault to invariants; None: no limit
     max_fire_ratio: float | None = None  # the regression gate: time to fire / floor
+    max_notifications: int | None = None  # the noise gate: notices one drill may deliver (alertdrill.engine.noise)
     abort_on_critical: bool = False  # an unrelated critical alert stops the drill (aborted, healed)
     health_probes: tuple[str, ...] = ()  # URLs that must answer 2xx ...
     probe_grace_s: float = 30.0  # ... or the drill aborts after this long

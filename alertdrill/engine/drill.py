@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from alertdrill import interrupts
-from alertdrill.engine import firing, recovery, steady
+from alertdrill.engine import firing, noise, recovery, steady
 from alertdrill.engine.abort import AbortConditions
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.expectation import AlertExpectation
@@ -85,9 +85,11 @@ class Drill:
         try:
             with interrupts.shielded():  # a second Ctrl-C or a SIGTERM cannot skip a heal
                 self.heal_all()
+            noise.record(self)  # on every outcome; a sink that does not answer is reported, not raised
             if exc is None:
                 firing.no_unexpected_alert_since_the_fault(self)
                 self.steady_state(ending=True)  # every drill ends with the stack steady again
+                noise.check(self.timeline, self.ctx.gameday.max_notifications)  # the gate, once all is judged
             elif blamed is None and isinstance(exc, DrillError) and not isinstance(exc, DrillAborted):
                 exc.also(recovery.also_broken(self))  # the other promises it broke, judged from what it recorded
                 self.timeline.error = str(exc)[:4000]

@@ -21,6 +21,7 @@ class DrillRun(Protocol):
     obs: "Observer"
     timeline: "Timeline"
     started: float
+    run_id: str  # the run label on this drill's alerts
     POLL: float
 
     def report(self, line: str) -> None:

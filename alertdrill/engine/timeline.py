@@ -11,6 +11,8 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from alertdrill.engine import noise
+
 SCHEMA_VERSION = 1
 
 
@@ -60,6 +62,10 @@ class Timeline:
     notifications: list[dict] = field(default_factory=list)
     # Each remediation applied: {"name", "script", "output", "started", "ended"} (script: as typed).
     actions: list[dict] = field(default_factory=list)
+    # The notices the drill delivered: {"pages", "messages", "duplicates", "flaps"} (alertdrill.engine.noise);
+    # empty when they were not counted.
+    noise: dict = field(default_factory=dict)
+    kind: str = "alert"  # alert | quiet (a drill that expects no alert: no fire or resolve figures)
     error: str = ""  # the failure's message, when the drill failed or was aborted
     schema_version: int = SCHEMA_VERSION
 
@@ -149,7 +155,10 @@ def ratio(value: float | None, floor: float | None) -> float | None:
 
 
 def _label(t: Timeline) -> str:
-    """The alert's name, plus the scenario's variant when the test id carries one (e.g. [replay])."""
+    """The alert's name, plus the scenario's variant when the test id carries one (e.g. [replay]); a
+    quiet drill's scenario."""
+    if t.kind == "quiet":
+        return f"quiet: {t.scenario}"
     variant = t.scenario.split("[", 1)[1].rstrip("]") if "[" in t.scenario else ""
     return f"{t.alert} [{variant}]" if variant else t.alert
 
@@ -164,13 +173,17 @@ def summary_table(timelines: list[Timeline]) -> str:
     def fmt(v: float | None, unit: str = "s") -> str:
         return "-" if v is None else f"{v:.1f}{unit}"
 
-    header = f"{'alert':<34} {'outcome':<8} {'fire':>7} {'floor':>6} {'ratio':>6} {'resolve':>8} {'floor':>6} {'ratio':>6}"
+    header = (f"{'alert':<34} {'outcome':<8} {'fire':>7} {'floor':>6} {'ratio':>6} {'resolve':>8} {'floor':>6} "
+              f"{'ratio':>6}  notices")
     lines = [header, "-" * len(header)]
     for t in timelines:
+        alert = t.kind != "quiet"  # a quiet drill has no alert to time: its figures show as "-"
+        fire, fire_floor = (t.time_to_fire, t.fire_floor) if alert else (None, None)
+        resolve, resolve_floor = (t.time_to_resolve, t.resolve_floor) if alert else (None, None)
         lines.append(
-            f"{_label(t)[:34]:<34} {_outcome(t):<8} {fmt(t.time_to_fire):>7} {fmt(t.fire_floor):>6} "
-            f"{fmt(ratio(t.time_to_fire, t.fire_floor), 'x'):>6} {fmt(t.time_to_resolve):>8} "
-            f"{fmt(t.resolve_floor):>6} {fmt(ratio(t.time_to_resolve, t.resolve_floor), 'x'):>6}"
+            f"{_label(t)[:34]:<34} {_outcome(t):<8} {fmt(fire):>7} {fmt(fire_floor):>6} "
+            f"{fmt(ratio(fire, fire_floor), 'x'):>6} {fmt(resolve):>8} "
+            f"{fmt(resolve_floor):>6} {fmt(ratio(resolve, resolve_floor), 'x'):>6}  {noise.describe(t.noise)}"
         )
     if any(t.broken_on_purpose for t in timelines):
         lines.append("caught: a drill against deliberately broken alerting failed, as it must")

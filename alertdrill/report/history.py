@@ -10,7 +10,8 @@ from alertdrill.errors import DrillError
 from alertdrill.report.load import label
 
 FIGURES = ("time_to_fire", "fire_floor", "fire_ratio", "time_to_mitigate", "time_to_resolve", "resolve_floor",
-           "resolve_ratio", "factor", "remediate", "outcome")
+           "resolve_ratio", "factor", "remediate", "outcome",
+           "noise")  # {pages, messages, duplicates, flaps}; {} when not counted
 
 
 def append(path: Path, timelines: list[dict]) -> None:

@@ -10,8 +10,9 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from alertdrill.alerting.timings import FLOORS
+from alertdrill.engine import noise
 from alertdrill.report.chart import chart_svg, event_color
-from alertdrill.report.load import label, ratio, seconds, started_at, verdict
+from alertdrill.report.load import figures, label, ratio, seconds, started_at, verdict
 
 
 def _env() -> Environment:
@@ -26,7 +27,10 @@ def _drill_view(t: dict) -> dict:
     phases = [{**p, "seconds": (p["ended"] - p["started"]) if p.get("ended") else None,
                "kind": p["name"].split(":", 1)[0]} for p in t["phases"]]
     return {
-        **t,
+        **figures(t),
+        # a figure never broken from its word: the cell wraps between "2 pages," and "3 msgs" only
+        "notices": noise.describe(t.get("noise")).replace(" ", "\u00a0").replace(",\u00a0", ", "),
+        "noise": noise.Noise.read(t.get("noise")),
         "id": "".join(c if c.isalnum() else "-" for c in t["scenario"]),
         "label": label(t), "verdict": verdict(t), "chart": chart_svg(t),
         "events_rel": [{**e, "t": e["at"] - t0} for e in t["events"]],
@@ -45,7 +49,7 @@ def render_html(timelines: list[dict], *, title: str = "alertdrill report", tren
     for d in drills:
         counts[d["verdict"]] = counts.get(d["verdict"], 0) + 1
     return _env().get_template("report.html.j2").render(
-        title=title, drills=drills, counts=counts, trends=trends or {}, floors=FLOORS,
+        title=title, drills=drills, counts=counts, trends=trends or {}, floors=FLOORS, notices=noise.LEGEND,
         generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         started=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(min(started_at(t) for t in timelines)))
         if timelines else "-")

@@ -1,6 +1,6 @@
 """Read the timeline JSON files a run wrote (docs/timeline-schema.md) and derive the figures the
-report shows. Files from before schema version 1 (no notifications, actions or samples) still load:
-what they lack shows as "-"."""
+report shows. Files from before schema version 1 (no notifications, actions or samples), or from before
+the noise figure and quiet drills, still load: what they lack shows as "-"."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,10 @@ from alertdrill.errors import ConfigError
 DEFAULTS = {"samples": [], "events": [], "phases": [], "notifications": [], "actions": [], "receivers": [],
             "severity": "", "remediate": "runbook", "error": "", "threshold": "", "watch": "",
             "time_to_mitigate": None, "fire_deadline": None, "broken_on_purpose": False,
-            "notified_after": {}, "resolved_notified_after": {}}
+            "notified_after": {}, "resolved_notified_after": {}, "noise": {}, "kind": "alert"}
+# What times an alert; a quiet drill expects none, so it has none of these
+ALERT_FIGURES = ("time_to_fire", "fire_floor", "fire_ratio", "fire_deadline", "time_to_mitigate", "time_to_resolve",
+                 "resolve_floor", "resolve_ratio")
 
 
 def load_timeline(path: Path) -> dict:
@@ -49,10 +52,17 @@ def verdict(t: dict) -> str:
     return t.get("outcome", "running")
 
 
+def figures(t: dict) -> dict:
+    """The timeline as a summary row shows it: a quiet drill's alert figures blank ("-")."""
+    return {**t, **dict.fromkeys(ALERT_FIGURES)} if t.get("kind") == "quiet" else t
+
+
 def label(t: dict) -> str:
     """The alert's name, plus the scenario's variant when the test id carries one (e.g. [replay]) and
-    what the test's name adds when it is not the scenario's own (test_<Alert>)."""
+    what the test's name adds when it is not the scenario's own (test_<Alert>); a quiet drill's scenario."""
     scenario, alert = t.get("scenario", ""), t.get("alert", "")
+    if t.get("kind") == "quiet":
+        return f"quiet: {scenario}"
     stem, _, variant = scenario.partition("[")
     extra = stem[len(f"test_{alert}"):].strip("_") if stem.startswith(f"test_{alert}") else stem.removeprefix("test_")
     extra = extra.replace(f"_{alert}_", " ").replace("_", " ")

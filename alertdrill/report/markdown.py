@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from alertdrill.alerting.timings import FLOORS
-from alertdrill.report.load import label, ratio, seconds, verdict
+from alertdrill.engine import noise
+from alertdrill.report.load import figures, label, ratio, seconds, verdict
 
 ICONS = {"passed": "✅", "caught": "✅", "failed": "❌", "MISSED": "❌", "aborted": "⏹"}
 
@@ -10,18 +11,19 @@ ICONS = {"passed": "✅", "caught": "✅", "failed": "❌", "MISSED": "❌", "ab
 def summary_markdown(timelines: list[dict]) -> str:
     lines = ["## alertdrill summary", "",
              "| alert | verdict | remediation | time to fire | floor | ratio | time to mitigate | time to resolve "
-             "| floor | ratio |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for t in timelines:
+             "| floor | ratio | notices |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for t in map(figures, timelines):
         v = verdict(t)
         lines.append(
             f"| {label(t)} | {ICONS.get(v, '')} {v} | {t['remediate']} | {seconds(t.get('time_to_fire'))} | "
             f"{seconds(t.get('fire_floor'))} | {ratio(t.get('fire_ratio'))} | {seconds(t.get('time_to_mitigate'))} | "
-            f"{seconds(t.get('time_to_resolve'))} | {seconds(t.get('resolve_floor'))} | {ratio(t.get('resolve_ratio'))} |")
+            f"{seconds(t.get('time_to_resolve'))} | {seconds(t.get('resolve_floor'))} | {ratio(t.get('resolve_ratio'))} "
+            f"| {noise.describe(t.get('noise'))} |")
     failed = [t for t in timelines if verdict(t) in ("failed", "MISSED", "aborted")]
     for t in failed:
         first = (t.get("error") or "no message recorded").splitlines()[0]
         lines += ["", f"**{label(t)}** {verdict(t)}: {first}"]
     factors = sorted({f"x{t.get('factor', 0):g}" for t in timelines})
-    lines += ["", f"time compression {', '.join(factors)}; {FLOORS}"]
+    lines += ["", f"time compression {', '.join(factors)}; {FLOORS}", "", noise.LEGEND]
     return "\n".join(lines) + "\n"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from alertdrill.engine import noise
 from alertdrill.report.html import write_html
 from alertdrill.report.load import DEFAULTS
 from alertdrill.report.markdown import summary_markdown
 
 JUNIT_FIGURES = ("time_to_fire", "fire_floor", "fire_ratio", "fire_deadline", "time_to_mitigate", "time_to_resolve",
-                 "resolve_floor", "resolve_ratio", "factor", "remediate", "outcome")
+                 "resolve_floor", "resolve_ratio", "factor", "remediate", "outcome",
+                 *(f"noise:{k}" for k in noise.FIELDS))  # the notices delivered ("" when not counted)
 
 
 def as_report_dict(timeline) -> dict:
@@ -19,9 +21,10 @@ def as_report_dict(timeline) -> dict:
 
 
 def junit_properties(timeline) -> list[tuple[str, str]]:
-    """(name, value) pairs for pytest's record_property: the figures of the summary table, and each
-    receiver's time to its page."""
+    """(name, value) pairs for pytest's record_property: the figures of the summary table (the notices as
+    noise:pages, noise:messages, ...), and each receiver's time to its page."""
     d = timeline.as_dict()
+    d.update({f"noise:{k}": v for k, v in d["noise"].items()})
     props = [(k, "" if d.get(k) is None else (f"{d[k]:.3f}" if isinstance(d[k], float) else str(d[k])))
              for k in JUNIT_FIGURES]
     props += [(f"notified_after:{r}", f"{s:.3f}") for r, s in sorted(d["notified_after"].items())]

@@ -23,6 +23,7 @@ _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le
 _THRESHOLD_RE = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*$")
 _LINK_RE = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _LABEL_RE = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
+PAGED_BY_DEFAULT = frozenset({"critical"})  # a severity table without a `paged` column
 
 
 class PromiseError(ValueError):
@@ -95,6 +96,7 @@ class Promises:
     source: str = ""
     severities: dict[str, str] = field(default_factory=dict)  # severity -> response time
     group_by: tuple[str, ...] = ()  # the labels notices are grouped by
+    paged: frozenset[str] = PAGED_BY_DEFAULT  # the severities that page someone
 
     def alert(self, name: str) -> AlertPromise:
         try:
@@ -102,6 +104,13 @@ class Promises:
         except KeyError:
             raise PromiseError(f"the runbook's alert index ({self.source}) has no row for {name}; it lists: "
                                f"{', '.join(self.alerts)}") from None
+
+    def paging_receivers(self) -> frozenset[str]:
+        """The receivers only alerts of a paged severity reach: a notice to them wakes someone. One that
+        also gets an alert that does not page is a channel people read, not a pager."""
+        paging = {r for a in self.alerts.values() if a.severity in self.paged for r in a.receivers}
+        return frozenset(paging - {r for a in self.alerts.values() if a.severity not in self.paged
+                                   for r in a.receivers})
 
     def receiver_timers(self, receiver: str) -> RouteTimers:
         try:
@@ -158,8 +167,8 @@ def _inhibitions(cell: str) -> tuple[Inhibition, ...]:
 def parse_promises(runbook: Runbook) -> Promises:
     source = str(runbook.path or "runbook")
     found = tables(runbook.text)
-    severities = {r["severity"]: r.get("response time", "") for r in _need(found, "Severity levels", source,
-                                                                           "severity")}
+    levels = _need(found, "Severity levels", source, "severity")
+    severities = {r["severity"]: r.get("response time", "") for r in levels}
     alerts = {}
     for row in _need(found, "Alert index", source, "alert index"):
         name = row["alert"]
@@ -177,4 +186,13 @@ def parse_promises(runbook: Runbook) -> Promises:
                                                                    "pipeline (scrape, rule evaluation)")}
     return Promises(alerts=alerts, timers=timers, scrape_ms=stages["scrape"],
                     evaluation_ms=stages["rule evaluation"], source=source, severities=severities,
-                    group_by=tuple(x.strip() for x in grouping.get("group by", "").split(",") if x.strip()))
+                    group_by=tuple(x.strip() for x in grouping.get("group by", "").split(",") if x.strip()),
+                    paged=_paged(levels))
+
+
+def _paged(levels: list[dict[str, str]]) -> frozenset[str]:
+    """The severities whose `paged` cell says yes ("yes (on-call rotation)"); critical when the severity
+    table has no such column."""
+    if not any("paged" in r for r in levels):
+        return PAGED_BY_DEFAULT
+    return frozenset(r["severity"] for r in levels if r.get("paged", "").lower().startswith("yes"))

@@ -36,6 +36,12 @@ def test_options_after_the_alerts_and_pytest_options_after_a_double_dash():
     assert args[-2:] == ["--drill-artifacts", "/tmp/x"] and "--factor" not in args
 
 
+def test_the_gates_pass_through():
+    joined = " ".join(parse("--max-fire-ratio", "2", "--max-notifications", "4"))
+    assert "--max-fire-ratio 2" in joined and "--max-notifications 4" in joined
+    assert "--max-notifications none" in " ".join(parse())  # no gate unless asked
+
+
 def test_abort_on_critical_can_be_turned_off():
     assert "--abort-on-critical" not in parse("--no-abort-on-critical")
 

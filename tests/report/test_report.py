@@ -11,10 +11,10 @@ import pytest
 
 from alertdrill.cli import main as cli
 from alertdrill.runbook.promises import Threshold
-from alertdrill.engine.timeline import Phase, Timeline
+from alertdrill.engine.timeline import Phase, Timeline, summary_table
 from alertdrill.errors import DrillError
-from alertdrill.report import history, render_html, summary_markdown
-from alertdrill.report.run import junit_properties
+from alertdrill.report import history, load_timeline, render_html, summary_markdown
+from alertdrill.report.run import as_report_dict, junit_properties
 
 TIMELINES = Path(__file__).parent / "timelines"
 
@@ -42,6 +42,43 @@ def a_timeline(**over) -> Timeline:
 def test_a_written_timeline_validates_against_the_documented_schema(tmp_path):
     path = a_timeline().write(tmp_path)
     jsonschema.validate(json.loads(path.read_text()), SCHEMA)
+
+
+NOISY = {"pages": 2, "messages": 3, "duplicates": 1, "flaps": 1}
+
+
+def a_quiet_timeline(**over) -> Timeline:
+    """A drill that expects no alert (kind quiet), with what it delivered all the same."""
+    t = Timeline(scenario="test_quiet_under_load", alert="", factor=30.0, kind="quiet", fire_floor=5.0,
+                 noise={"pages": 0, "messages": 1, "duplicates": 0, "flaps": 0}, **over)
+    t.phases.append(Phase("workload: dashboard (20 users)", 100.0, 130.0, "ok"))
+    t.outcome = "passed"
+    return t
+
+
+def test_the_noise_figure_and_a_quiet_drill_validate(tmp_path):
+    for t in (a_timeline(noise=NOISY), a_quiet_timeline()):
+        jsonschema.validate(json.loads(t.write(tmp_path).read_text()), SCHEMA)
+
+
+@pytest.mark.parametrize("noise", [{"pages": 1}, {**NOISY, "pages": -1}, {**NOISY, "pages": 1.5}, {**NOISY, "x": 1}])
+def test_the_schema_rejects_a_partial_or_odd_noise_figure(tmp_path, noise):
+    data = json.loads(a_timeline().write(tmp_path).read_text())
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**data, "noise": noise}, SCHEMA)
+
+
+def test_a_timeline_from_before_the_noise_figure_still_loads(tmp_path):
+    data = json.loads(a_timeline().write(tmp_path).read_text())
+    for key in ("noise", "kind"):
+        del data[key]
+    old = Timeline.from_dict(data)
+    assert (old.noise, old.kind) == ({}, "alert")
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    loaded = load_timeline(path)
+    assert (loaded["noise"], loaded["kind"]) == ({}, "alert")
+    assert "| 1.20x | 3.0s | 13.0s | 12.0s | 1.08x | - |" in summary_markdown([loaded])  # not counted: "-"
 
 
 def test_the_schema_rejects_a_timeline_without_its_events(tmp_path):
@@ -94,6 +131,30 @@ def test_the_markdown_summary(timelines):
     assert "**CriticalErrorRate** failed: CriticalErrorRate resolved but" in md
 
 
+def test_every_summary_shows_the_notices_and_labels_a_quiet_drill():
+    noisy, quiet = a_timeline(noise=NOISY), a_quiet_timeline()
+    table = summary_table([noisy, quiet]).splitlines()
+    assert table[0].endswith("  notices")
+    assert table[2].startswith("RedisDisconnected") and table[2].endswith("  2 pages, 3 msgs, 1 dup, 1 flap")
+    assert re.fullmatch(r"quiet: test_quiet_under_load\s+passed(\s+-){6}  0 pages, 1 msg", table[3]), table[3]
+    md = summary_markdown([as_report_dict(noisy), as_report_dict(quiet)])
+    assert "| 12.0s | 1.08x | 2 pages, 3 msgs, 1 dup, 1 flap |" in md
+    assert "| quiet: test_quiet_under_load | ✅ passed | runbook | - | - | - | - | - | - | - | 0 pages, 1 msg |" in md
+    assert "dups (firing again, nothing resolved between)" in md
+    html = render_html([as_report_dict(noisy), as_report_dict(quiet)])
+    assert '<td class="notices">2\u00a0pages, 3\u00a0msgs, 1\u00a0dup, 1\u00a0flap</td>' in html  # wraps at commas
+    assert '<a href="#test-quiet-under-load">quiet: test_quiet_under_load</a>' in html
+    assert "every notice of this drill's alerts: delivered 5: 2 pages, 3 messages; among them 1 duplicate and 1 flap" in html
+    quiet_row = html.split('<a href="#test-quiet-under-load">')[1].split("</tr>")[0]
+    assert quiet_row.count('<td class="num">-</td>') == 7 and "fire deadline" not in html.split('id="test-quiet')[1]
+
+
+def test_the_sample_timelines_show_their_notices_as_not_counted(timelines):
+    html = render_html(timelines)
+    assert html.count('<td class="notices">-</td>') == len(timelines)
+    assert html.count("every notice of this drill's alerts: not counted") == len(timelines)
+
+
 def test_alertdrill_report_makes_it_again_from_a_folder(tmp_path, capsys):
     out, md = tmp_path / "r.html", tmp_path / "s.md"
     assert cli(["report", str(TIMELINES), "-o", str(out), "--markdown", str(md)]) == 0
@@ -110,6 +171,9 @@ def test_junit_properties_carry_the_figures():
     props = dict(junit_properties(a_timeline()))
     assert props["time_to_fire"] == "6.000" and props["fire_floor"] == "5.000" and props["fire_ratio"] == "1.200"
     assert props["time_to_mitigate"] == "3.000" and props["notified_after:pagerduty"] == "6.000"
+    assert props["noise:pages"] == "" and props["noise:flaps"] == ""  # not counted
+    props = dict(junit_properties(a_timeline(noise=NOISY)))
+    assert [props[f"noise:{k}"] for k in ("pages", "messages", "duplicates", "flaps")] == ["2", "3", "1", "1"]
 
 
 def test_history_appends_each_run_and_the_report_shows_the_trend(tmp_path, timelines):
@@ -121,6 +185,8 @@ def test_history_appends_each_run_and_the_report_shows_the_trend(tmp_path, timel
     trends = history.trend_svgs(past, timelines)
     html = render_html(timelines, trends=trends)
     assert html.count('<svg class="trend"') == len(timelines) and "2 runs; last 0.97x" in html
+    history.append(path, [as_report_dict(a_timeline(noise=NOISY))])
+    assert history.read(path)["RedisDisconnected"][-1]["noise"] == NOISY
 
 
 def test_the_fire_ratio_gate_fails_a_slow_alert_naming_the_ratio():
