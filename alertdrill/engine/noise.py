@@ -76,6 +76,12 @@ def of_run(notices: Iterable["Notification"], run: str | None) -> list["Notifica
     return list(notices) if run is None else [n for n in notices if n.labels.get(RUN_LABEL) == run]
 
 
+def run_label(d) -> str | None:
+    """The drill's run label on its alerts; None when the stack runs the production rules, which carry
+    none (the label is set only in the drill copy: alertdrill.engine.monitoring)."""
+    return d.run_id if d.ctx.stack.overrides.get("ALERTDRILL_RULES_DIR") else None
+
+
 def count(notices: Iterable["Notification"], paging: frozenset[str]) -> Noise:
     """The noise of `notices`, `paging` being the receivers whose firing notices are pages."""
     pages = messages = duplicates = flaps = 0
@@ -97,8 +103,7 @@ def record(d) -> Noise | None:
     """Count what the drill `d` (alertdrill.engine.runner.DrillRun) delivered and keep it on its timeline.
     A figure, not a verdict: with the sink unreachable nothing is recorded, a line says so, and the
     drill's outcome stands."""
-    # the run label is on the alerts only when the drill copy of the rules runs (alertdrill.engine.monitoring)
-    run = d.run_id if d.ctx.stack.overrides.get("ALERTDRILL_RULES_DIR") else None
+    run = run_label(d)
     try:
         notices = d.ctx.sink.notifications(since=d.started)
     except Exception as exc:  # noqa: BLE001 (nothing about the sink may fail or hide the drill's own result)

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
-from alertdrill.alerting.drillconfig import RUN_LABEL
+from alertdrill.engine import noise
 from alertdrill.engine.drill import Drill
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.observe import since_range
@@ -98,7 +98,7 @@ class QuietDrill(Drill):
             yield
         with self.phase(f"quiet for {self.hold_s:g}s"):
             record(self, began)
-        broken = judge(self.timeline, self.quiet_expect, getattr(self.ctx.promises, "paged", {"critical"}))
+        broken = judge(self.timeline, self.quiet_expect, self.ctx.promises.paged)
         if broken:
             broken[0].raise_with(self.obs.situation(), broken[1:])
 
@@ -160,9 +160,7 @@ def _record_notices(d: QuietDrill, began: float) -> None:
     """Every notice of this drill's run (or of any alert, on a stack without the run label) since the window
     opened, on the timeline."""
     known = {(n["receiver"], n["status"], n["at"], n.get("alert")) for n in d.timeline.notifications}
-    for n in d.ctx.sink.notifications(since=began):
-        if n.labels.get(RUN_LABEL, d.run_id) != d.run_id:
-            continue  # an earlier drill's resolved notice, arriving late
+    for n in noise.of_run(d.ctx.sink.notifications(since=began), noise.run_label(d)):  # not an earlier drill's late notice
         row = {"receiver": n.receiver, "status": n.status, "at": round(n.received_at, 3), "alert": n.alertname}
         if tuple(row.values()) not in known:
             d.timeline.notifications.append(row)
