@@ -32,7 +32,13 @@ def matches(route: dict, labels: dict[str, str]) -> bool:
 
 def delivering_routes(am: dict, labels: dict[str, str]) -> list[tuple[str, dict[str, int]]]:
     """(receiver, effective timers in ms) of every route that notifies for `labels`."""
-    out: list[tuple[str, dict[str, int]]] = []
+    return [(receiver, timers) for receiver, _route, timers in delivering_route_nodes(am, labels)]
+
+
+def delivering_route_nodes(am: dict, labels: dict[str, str]) -> list[tuple[str, dict, dict[str, int]]]:
+    """(receiver, the route node itself, effective timers in ms) of every route that notifies for `labels`:
+    the node carries what is not inherited (its own mute and active time intervals)."""
+    out: list[tuple[str, dict, dict[str, int]]] = []
 
     def walk(route: dict, inherited: dict) -> None:
         timers = {k: route.get(k, inherited[k]) for k in TIMERS}
@@ -45,7 +51,7 @@ def delivering_routes(am: dict, labels: dict[str, str]) -> list[tuple[str, dict[
                 if not child.get("continue"):
                     break
         if not matched:
-            out.append((receiver, {k: parse_ms(v) for k, v in timers.items()}))
+            out.append((receiver, route, {k: parse_ms(v) for k, v in timers.items()}))
 
     walk(am["route"], {**AM_DEFAULT_TIMERS, "receiver": None})
     return out

@@ -11,6 +11,7 @@ from alertdrill.engine.observe import notice_problems
 from alertdrill.engine.runner import PROGRESS_EVERY_S
 from alertdrill.errors import AlertNotFired, NotificationLate, NotificationMissing, UnexpectedAlert
 from alertdrill.target.clients.prometheus import AlertState
+from alertdrill.target.clients.timestamps import epoch
 from alertdrill.wait import until
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ def expect_firing(d: "DrillRun") -> float:
     d.timeline.fire_floor, d.timeline.resolve_floor = t.fire_floor_s(name), t.resolve_floor_s
     clock = PromiseClock.for_alert(d.ctx.promises, t, name, d.expect.receivers)
     d.timeline.deadlines = dict(clock.deadlines_s)
+    d.timeline.repeat_after = {r: t.drill_s(d.ctx.promises.receiver_timers(r).repeat_interval_ms)
+                               for r in sorted(d.expect.receivers) if r in d.ctx.promises.timers}
     timeout = d.ctx.fire_deadline(name).seconds  # for the fault to cause the symptom at all
     d.timeline.fire_deadline = clock.longest_s
     injected = d.timeline.last("injected")
@@ -38,6 +41,7 @@ def expect_firing(d: "DrillRun") -> float:
         states = d.obs.alert_states()
         note_states(d, states)
         firing = [a for a in states if a.state == "firing"]
+        note_active_since(d, firing)
         if answered:
             clock.observe(now, value, firing=bool(firing))
         judged = firing or (states if static_labels else [])
@@ -63,9 +67,36 @@ def expect_firing(d: "DrillRun") -> float:
                                               f"{', '.join(sorted(seen['got'])) or 'none'}"))
         if clock.start is not None:
             d.mark("condition", f"{d.obs.watch} {clock.promise.threshold} since", at=clock.start)
+        check_not_early(d)
         check_deadlines(d, clock, seen["got"])
         check_notices(d, since)
     return time.time() - since
+
+
+def note_active_since(d: "DrillRun", firing: list[AlertState]) -> None:
+    """When the alert first shows firing, when Prometheus' rule says its condition began to hold (the
+    instance's activeAt), on the timeline as `active`: how long it was pending before it fired."""
+    if firing and not d.timeline.first("active"):
+        began = min((epoch(a.active_at) for a in firing if epoch(a.active_at)), default=None)
+        if began is not None:
+            d.mark("active", "the rule's condition held since (activeAt)", at=began)
+
+
+def check_not_early(d: "DrillRun") -> None:
+    """Not too early: the alert fired no sooner than the runbook's `for` after its rule's condition began to
+    hold (less one evaluation interval, which the rule's own clock may round). A rule whose `for` was
+    dropped or shortened fires on a blip; this is where a drill sees it."""
+    active, fired = d.timeline.first("active"), d.timeline.first("firing")
+    promised = d.ctx.timings.drill_s(d.ctx.promises.alert(d.expect.alertname).for_ms)
+    if active is None or fired is None or fired.at - active.at >= promised - d.ctx.timings.evaluation_s:
+        return
+    raise AlertNotFired(
+        f"{d.expect.alertname} fired {fired.at - active.at:.1f}s after its condition began to hold, sooner than "
+        f"the runbook's `for` ({promised:g}s at drill speed)",
+        expected=f"firing no sooner than {promised:g}s (less one evaluation, "
+                 f"{d.ctx.timings.evaluation_s:g}s) after the rule's condition started to hold",
+        seen=d.obs.situation(),
+        hint="compare the rule's `for` with the runbook's alert index: a `for` dropped or shortened pages on a blip")
 
 
 def check_notices(d: "DrillRun", since: float) -> None:
@@ -75,7 +106,7 @@ def check_notices(d: "DrillRun", since: float) -> None:
     if problems:
         raise NotificationMissing(
             f"{d.expect.alertname}'s notices do not tell people what they need",
-            expected="summary, description and a runbook_url whose anchor is the alert's runbook section",
+            expected="summary, description and a runbook_url that leads to this runbook, to the alert's section",
             seen="\n".join(problems),
             hint="check the rule's annotations in the rules file against the runbook's headings")
 
@@ -104,13 +135,16 @@ def notified(d: "DrillRun", status: str, since: float) -> dict[str, float]:
     """Receivers that got a `status` notice of our alert since `since` -> when the first came; each
     marked on the timeline."""
     got: dict[str, float] = {}
+    kept = {(n["receiver"], n["status"], n["at"]) for n in d.timeline.notifications}
     for n in sorted(d.obs.notifications(status, since), key=lambda n: n.received_at):
         got.setdefault(n.receiver, n.received_at)
         event = f"{'notified' if status == 'firing' else 'resolved-notified'}:{n.receiver}"
         if not any(e.name == event for e in d.timeline.events):
             d.mark(event, at=n.received_at)
-            d.timeline.notifications.append({"receiver": n.receiver, "status": n.status,
-                                                "at": round(n.received_at, 3)})
+        row = {"receiver": n.receiver, "status": n.status, "at": round(n.received_at, 3)}
+        if tuple(row.values()) not in kept:  # every notice, repeats included (the verdicts count them)
+            kept.add(tuple(row.values()))
+            d.timeline.notifications.append(row)
     return got
 
 

@@ -8,6 +8,8 @@ A new check of what Prometheus, Alertmanager or the sink shows goes here.
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -192,7 +194,7 @@ class Observer:
 
 def notice_problems(notes, alert: str, runbook) -> list[str]:
     """What people would miss in the notices they got: a summary and a description, and a runbook_url
-    whose anchor is a heading of the runbook, in the section for `alert`. One line per problem."""
+    that leads to this runbook and to `alert`'s section in it. One line per problem."""
     problems = []
     for n in notes:
         ann = n.annotations or {}
@@ -200,11 +202,32 @@ def notice_problems(notes, alert: str, runbook) -> list[str]:
         if missing:
             problems.append(f"{n.receiver}: the notice has no {', '.join(missing)}")
         url = str(ann.get("runbook_url", ""))
-        anchor = url.rsplit("#", 1)[1] if "#" in url else ""
-        if url and anchor not in runbook.anchors:
-            problems.append(f"{n.receiver}: runbook_url {url} points at #{anchor or '(no anchor)'}, no heading of "
-                            f"{runbook.path}")
-        elif url and alert in runbook and runbook.section(alert).anchor != anchor:
-            problems.append(f"{n.receiver}: runbook_url {url} points at #{anchor}, not at {alert}'s section "
-                            f"#{runbook.section(alert).anchor}")
+        if url:
+            problems += [f"{n.receiver}: {p}" for p in runbook_link_problems(url, alert, runbook)]
     return problems
+
+
+def runbook_link_problems(url: str, alert: str, runbook) -> list[str]:
+    """Whether `url` leads where a person on call must land: its path ends with the runbook's own path
+    (relative to the project, e.g. docs/runbook.md) and its anchor is `alert`'s section of it."""
+    problems = []
+    own = runbook_path(runbook)
+    path = urlsplit(url).path
+    if path != own and not path.endswith("/" + own):
+        problems.append(f"runbook_url {url} leads to {path or '(no path)'}, not to the runbook {own}")
+    anchor = url.rsplit("#", 1)[1] if "#" in url else ""
+    if anchor not in runbook.anchors:
+        problems.append(f"runbook_url {url} points at #{anchor or '(no anchor)'}, no heading of {runbook.path}")
+    elif alert in runbook and runbook.section(alert).anchor != anchor:
+        problems.append(f"runbook_url {url} points at #{anchor}, not at {alert}'s section "
+                        f"#{runbook.section(alert).anchor}")
+    return problems
+
+
+def runbook_path(runbook) -> str:
+    """The runbook's path as a link names it: relative to the project's root, else its file name."""
+    path = Path(runbook.path or "runbook.md")
+    try:
+        return path.resolve().relative_to(current_config().root.resolve()).as_posix()
+    except ValueError:
+        return path.name

@@ -44,6 +44,7 @@ class Timeline:
     fire_floor: float | None = None  # window + scrape + evaluation + for + group_wait (drill timings)
     resolve_floor: float | None = None  # scrape + evaluation + group_interval
     deadlines: dict[str, float] = field(default_factory=dict)  # receiver -> s after the condition holds
+    repeat_after: dict[str, float] = field(default_factory=dict)  # receiver -> its promised repeat_interval (s)
     side_effects: dict[str, dict] = field(default_factory=dict)  # alert -> {reason, reached: receivers}
     events: list[Event] = field(default_factory=list)
     phases: list[Phase] = field(default_factory=list)
@@ -154,11 +155,18 @@ def ratio(value: float | None, floor: float | None) -> float | None:
     return value / floor
 
 
+def quiet_label(scenario: str) -> str:
+    """A quiet drill as the summaries name it: "quiet: hang_ups" (test_quiet_hang_ups), or its variant
+    when the test id carries one ("quiet [quiet-hang-ups-counted-as-errors]", a breakage row)."""
+    stem, _, variant = scenario.partition("[")
+    return f"quiet [{variant.rstrip(']')}]" if variant else f"quiet: {stem.removeprefix('test_quiet_')}"
+
+
 def _label(t: Timeline) -> str:
     """The alert's name, plus the scenario's variant when the test id carries one (e.g. [replay]); a
     quiet drill's scenario."""
     if t.kind == "quiet":
-        return f"quiet: {t.scenario}"
+        return quiet_label(t.scenario)
     variant = t.scenario.split("[", 1)[1].rstrip("]") if "[" in t.scenario else ""
     return f"{t.alert} [{variant}]" if variant else t.alert
 

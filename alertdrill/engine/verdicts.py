@@ -45,7 +45,28 @@ def reached_only_its_receivers(t: "Timeline", expect: "AlertExpectation") -> lis
                    hint="check the routes' matchers and `continue` flags in the Alertmanager config")]
 
 
-VERDICTS: tuple[Verdict, ...] = (reached_only_its_receivers,)
+def not_repeated_early(t: "Timeline", expect: "AlertExpectation") -> list[Broken]:
+    """No receiver got the alert's firing notice again sooner than the runbook's repeat_interval for it,
+    while nothing resolved in between: a repeat is a second page for one incident. A resolved notice is
+    no repeat, nor is the firing notice after it (a flap: the alert fired again)."""
+    early = []
+    for receiver, repeat in sorted(t.repeat_after.items()):
+        last: dict | None = None
+        for n in sorted((n for n in t.notifications if n["receiver"] == receiver
+                         and n.get("alert", expect.alertname) == expect.alertname), key=lambda n: n["at"]):
+            if n["status"] == "firing" and last is not None and last["status"] == "firing" \
+                    and n["at"] - last["at"] < repeat:
+                early.append(f"{receiver} again after {n['at'] - last['at']:.1f}s (repeat_interval {repeat:g}s)")
+            last = n
+    if not early:
+        return []
+    return [Broken(NotificationMissing, f"{expect.alertname}'s firing notice was repeated early: {'; '.join(early)}",
+                   expected="a firing notice repeated no sooner than the receiver's repeat_interval in the runbook",
+                   hint="check repeat_interval (and group_interval) on the routes that deliver it; a repeat sooner "
+                        "than the runbook's promise pages people twice for one incident")]
+
+
+VERDICTS: tuple[Verdict, ...] = (reached_only_its_receivers, not_repeated_early)
 
 
 def judge(t: "Timeline", expect: "AlertExpectation") -> list[Broken]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from alertdrill.engine.timeline import quiet_label
 from alertdrill.errors import ConfigError
 
 DEFAULTS = {"samples": [], "events": [], "phases": [], "notifications": [], "actions": [], "receivers": [],
@@ -62,7 +63,7 @@ def label(t: dict) -> str:
     what the test's name adds when it is not the scenario's own (test_<Alert>); a quiet drill's scenario."""
     scenario, alert = t.get("scenario", ""), t.get("alert", "")
     if t.get("kind") == "quiet":
-        return f"quiet: {scenario}"
+        return quiet_label(scenario)
     stem, _, variant = scenario.partition("[")
     extra = stem[len(f"test_{alert}"):].strip("_") if stem.startswith(f"test_{alert}") else stem.removeprefix("test_")
     extra = extra.replace(f"_{alert}_", " ").replace("_", " ")

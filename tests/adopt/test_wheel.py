@@ -88,8 +88,9 @@ def test_its_own_stack_fixture(stack):
 
 
 def test_no_signal_handler_is_installed():
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-    assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL
+    # as the process inherited them (a CI job started under nohup ignores SIGHUP): no handler of anyone's
+    assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.SIG_IGN)
+    assert signal.getsignal(signal.SIGHUP) in (signal.SIG_DFL, signal.SIG_IGN)
 
 
 @pytest.mark.parametrize("name", ["drill", "drill_context", "drill_settings", "drill_config"])

@@ -87,6 +87,16 @@ CASES = [
          # Late is missing at the deadline: the drill does not wait past the runbook's promise for the page.
          NotificationMissing, "pagerduty got no notification within .* of its condition holding "
                               "\\(the runbook's deadline\\)|pagerduty .* later than the runbook promises"),
+    # Too early is broken as much as too late: without its `for` the alert pages on a one-scrape blip.
+    Case("RedisDisconnected-for-removed", test_redis_disconnected,
+         Breakage.rules(_without_for("RedisDisconnected"), "RedisDisconnected without its `for`: it fires at once"),
+         AlertNotFired, r"RedisDisconnected fired .*s after its condition began to hold, sooner than the "
+                        r"runbook's `for`"),
+    Case("RedisDisconnected-runbook-link-to-another-document", test_redis_disconnected,
+         Breakage.rules(in_rule("RedisDisconnected", "docs/runbook.md#", "docs/runbook-2025.md#"),
+                        "the page links the right anchor of an old copy of the runbook"),
+         NotificationMissing, r"runbook_url \S+runbook-2025.md#redisdisconnected leads to \S+, not to the runbook "
+                              r"docs/runbook.md"),
     Case("RedisDisconnected-second-rule-pages-too", test_redis_disconnected,
          Breakage.rules(replace("  - alert: RedisDisconnected\n",
                                 "  - alert: RedisFlapping\n    expr: redis_connected == 0\n    for: 1s\n"

@@ -136,14 +136,14 @@ def test_every_summary_shows_the_notices_and_labels_a_quiet_drill():
     table = summary_table([noisy, quiet]).splitlines()
     assert table[0].endswith("  notices")
     assert table[2].startswith("RedisDisconnected") and table[2].endswith("  2 pages, 3 msgs, 1 dup, 1 flap")
-    assert re.fullmatch(r"quiet: test_quiet_under_load\s+passed(\s+-){6}  0 pages, 1 msg", table[3]), table[3]
+    assert re.fullmatch(r"quiet: under_load\s+passed(\s+-){6}  0 pages, 1 msg", table[3]), table[3]
     md = summary_markdown([as_report_dict(noisy), as_report_dict(quiet)])
     assert "| 12.0s | 1.08x | 2 pages, 3 msgs, 1 dup, 1 flap |" in md
-    assert "| quiet: test_quiet_under_load | ✅ passed | runbook | - | - | - | - | - | - | - | 0 pages, 1 msg |" in md
+    assert "| quiet: under_load | ✅ passed | runbook | - | - | - | - | - | - | - | 0 pages, 1 msg |" in md
     assert "dups (firing again, nothing resolved between)" in md
     html = render_html([as_report_dict(noisy), as_report_dict(quiet)])
     assert '<td class="notices">2\u00a0pages, 3\u00a0msgs, 1\u00a0dup, 1\u00a0flap</td>' in html  # wraps at commas
-    assert '<a href="#test-quiet-under-load">quiet: test_quiet_under_load</a>' in html
+    assert '<a href="#test-quiet-under-load">quiet: under_load</a>' in html
     assert "every notice of this drill's alerts: delivered 5: 2 pages, 3 messages; among them 1 duplicate and 1 flap" in html
     quiet_row = html.split('<a href="#test-quiet-under-load">')[1].split("</tr>")[0]
     assert quiet_row.count('<td class="num">-</td>') == 7 and "fire deadline" not in html.split('id="test-quiet')[1]

@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 
 import yaml
 
-from alertdrill.alerting import routing
+from alertdrill.alerting import routing, timeofweek
 from alertdrill.alerting.promtools import Tool
 from alertdrill.alerting.durations import parse_ms as parse_duration
 
@@ -365,6 +365,8 @@ def routing_mutants(am: dict, expected: dict) -> list[Mutant]:
                                                      for m in route["matchers"]]
             if doc["route"]["routes"][i]["matchers"] != route["matchers"]:
                 out.append(Mutant("matcher changed", route["receiver"], "severity=critical -> warning", am=doc))
+        if any('"critical"' in str(m) for m in route.get("matchers") or []):
+            out += _muted_mutants(am, i, route["receiver"])
     for label in am["route"].get("group_by") or []:
         doc = copy.deepcopy(am)
         doc["route"]["group_by"] = [x for x in doc["route"]["group_by"] if x != label]
@@ -377,6 +379,24 @@ def routing_mutants(am: dict, expected: dict) -> list[Mutant]:
         doc["inhibit_rules"][i]["equal"] = ["alertname"]
         out.append(Mutant("inhibition equal changed", str(rule.get("target_matchers")),
                           f"equal {rule.get('equal')} -> [alertname]", am=doc))
+    return out
+
+
+NIGHTS = {"name": "nights", "time_intervals": [{"times": [{"start_time": "20:00", "end_time": "24:00"},
+                                                           {"start_time": "00:00", "end_time": "07:00"}]}]}
+OFFICE = {"name": "office", "time_intervals": [{"weekdays": ["monday:friday"],
+                                                 "times": [{"start_time": "09:00", "end_time": "17:00"}]}]}
+
+
+def _muted_mutants(am: dict, i: int, receiver: str) -> list[Mutant]:
+    """The paging route silenced some of the time: muted at night, or active only in office hours."""
+    out = []
+    for interval, key, what in ((NIGHTS, "mute_time_intervals", "muted 20:00-07:00"),
+                                (OFFICE, "active_time_intervals", "active only Mon-Fri 09:00-17:00")):
+        doc = copy.deepcopy(am)
+        doc.setdefault("time_intervals", []).append(interval)
+        doc["route"]["routes"][i][key] = [interval["name"]]
+        out.append(Mutant("paging route silenced", receiver, f"the {receiver} route {what}", am=doc))
     return out
 
 
@@ -396,8 +416,11 @@ def grouping_labels(expr: str) -> set[str]:
 
 def routing_promise_violations(am: dict, rules: dict, promised) -> list[str]:
     """Where the routing breaks the runbook's promises: receivers (in order), every delivering route's
-    timers, and the grouping labels. One line per violation, naming both sides."""
-    out = []
+    timers, the grouping labels, and pages at any hour (alertdrill.alerting.timeofweek). One line per
+    violation, naming both sides."""
+    paging = {a: rule_labels(r) for a, r in alert_rules(rules).items()
+              if a in promised.alerts and promised.alerts[a].severity in promised.paged}
+    out = timeofweek.paging_silences(am, paging)
     root_group_by = list(am["route"].get("group_by") or [])
     if root_group_by != list(promised.group_by):
         out.append(f"the runbook groups notices by {list(promised.group_by)}, the routing by {root_group_by}")

@@ -45,11 +45,15 @@ def test_rule_labels_for_and_annotations(alert, rules, expected):
 
 
 def test_runbook_urls_point_at_existing_headings(rules):
+    from alertdrill.engine.observe import runbook_link_problems
+
     rb = parse_runbook(rulekit.RUNBOOK)
     for name, rule in rulekit.alert_rules(rules).items():
         anchor = rule["annotations"]["runbook_url"].rsplit("#", 1)[1]
         assert anchor in rb.anchors, f"{name}: runbook_url anchor #{anchor} is no heading of docs/runbook.md"
         assert name in rb.section(name).alerts
+        # the check the drills make of every notice (and `alertdrill check` of a user's rules): path and anchor
+        assert runbook_link_problems(rule["annotations"]["runbook_url"], name, rb) == []
 
 
 def test_receivers_are_sink_webhooks_with_send_resolved(am, expected):

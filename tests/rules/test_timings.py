@@ -97,6 +97,13 @@ def test_notice_problems_name_what_people_would_miss():
                                            "RedisDisconnected", rb)[0]
     assert "not at RedisDisconnected's section" in notice_problems(
         [note(summary="s", description="d", runbook_url=url + "highapilatency")], "RedisDisconnected", rb)[0]
+    # the right anchor of the wrong document: the path must lead to this runbook too
+    elsewhere = "https://github.com/alertdrill/alertdrill/blob/main/docs/old-runbook.md#redisdisconnected"
+    [wrong] = notice_problems([note(summary="s", description="d", runbook_url=elsewhere)], "RedisDisconnected", rb)
+    assert wrong == ("pagerduty: runbook_url " + elsewhere + " leads to /alertdrill/alertdrill/blob/main/docs/"
+                     "old-runbook.md, not to the runbook docs/runbook.md")
+    assert notice_problems([note(summary="s", description="d", runbook_url="docs/runbook.md#redisdisconnected")],
+                           "RedisDisconnected", rb) == []
 
 
 def test_inhibition_window_is_the_sources_first_notice_to_its_own_endsAt():
