@@ -47,36 +47,46 @@ def _p95(route: str) -> Inputs:
     return make
 
 
+# Alerts per endpoint or route: how to drive one value of the domain (tests/rules/rulekit.label_domain).
+PER_VALUE: dict[str, Callable[[str], Inputs]] = {
+    "HighAPILatency": _p95,
+    "CriticalAPILatency": _p95,
+    "HighErrorRate": lambda e: _counter(f'errors_total{{endpoint="{e}",status="500"}}'),
+    "CriticalErrorRate": lambda e: _counter(f'errors_total{{endpoint="{e}",status="500"}}'),
+    "HighRateLimitRejections": lambda r: _counter(f'ratelimit_block_total{{route="{r}"}}'),
+}
+
 INPUTS: dict[str, Inputs] = {
-    "HighAPILatency": _p95("/signals"),
-    "CriticalAPILatency": _p95("/signals"),
-    "HighErrorRate": _counter('errors_total{endpoint="/signals",status="500"}'),
-    "CriticalErrorRate": _counter('errors_total{endpoint="/signals",status="500"}'),
+    **{alert: make("/signals") for alert, make in PER_VALUE.items()},
     "DatabaseConnectionPoolExhausted": _gauge('db_connection_pool_size{job="backend",instance="127.0.0.1:8000"}'),
-    "HighRateLimitRejections": _counter('ratelimit_block_total{route="/signals"}'),
     "PaymentWebhookFailures": _counter('webhook_events_total{outcome="replay_attack"}'),
     "EAPollErrors": _counter('ea_errors_total{endpoint="/ea/poll",error_type="invalid_signature"}'),
     "HighApprovalRejectionRate": _ratio('approvals_total{result="rejected"}', 'approvals_total{result="approved"}'),
 }
 
 
-def boundary_groups(promises) -> list[dict]:
-    """Two groups per alert with a non-zero threshold: x1.04 fires, x0.96 stays silent."""
+def boundary_groups(promises, per_value: dict[str, list[str]] | None = None) -> list[dict]:
+    """Two groups per alert with a non-zero threshold: x1.04 fires, x0.96 stays silent. An alert per
+    endpoint or route is driven on every value of its domain at once, and must fire for each of them: a
+    rule that ignores one endpoint fires one alert short."""
     groups = []
     for p in promises.alerts.values():
         if p.threshold.value == 0 or p.threshold.op not in (">", ">="):
             continue  # `== 0` has no neighbourhood to drift in; the mutation tests move it to 1
-        make = INPUTS[p.alert]
+        values = (per_value or {}).get(p.alert, [])  # alert -> the values of its endpoint or route label
+        makes = [PER_VALUE[p.alert](v) for v in values] if values else [INPUTS[p.alert]]
         at = f"{(5 * 60_000 + p.for_ms) // 60_000 + 5}m"
         query = f'count(ALERTS{{alertname="{p.alert}",alertstate="firing"}})'
         for factor, fires in ((ABOVE, True), (BELOW, False)):
             value = p.threshold.value * factor
+            every = f" on each of {len(values)} values" if values else ""
             groups.append({
-                "name": f"{p.alert} {'fires' if fires else 'silent'} at {factor:g} x its threshold "
+                "name": f"{p.alert} {'fires' if fires else 'silent'} at {factor:g} x its threshold{every} "
                         f"({value:g}; the runbook promises {p.threshold}, for {format_ms(p.for_ms)})",
                 "interval": "1m",
-                "input_series": make(value),
+                "input_series": [s for make in makes for s in make(value)],
                 "promql_expr_test": [{"expr": query, "eval_time": at,
-                                      "exp_samples": [{"value": 1}] if fires else []}],
+                                      "exp_samples": [{"value": len(makes)}] if fires else []}],
             })
     return groups
+

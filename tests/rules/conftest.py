@@ -40,7 +40,7 @@ def am() -> dict:
 def unit_tests() -> dict:
     """alerts_test.yml plus the threshold boundary groups generated from the runbook's promises."""
     doc = rulekit.load_yaml(rulekit.UNIT_TESTS)
-    doc["tests"] = doc["tests"] + boundaries.boundary_groups(rulekit.promises())
+    doc["tests"] = doc["tests"] + boundaries.boundary_groups(rulekit.promises(), rulekit.per_value_domains())
     return doc
 
 

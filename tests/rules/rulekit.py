@@ -68,6 +68,34 @@ def rule_labels(rule: dict) -> dict[str, str]:
     return {"alertname": rule["alert"], **{k: str(v) for k, v in (rule.get("labels") or {}).items()}}
 
 
+LABEL_DOMAIN = REPO / "scenarios" / "platform" / "label_domain.yml"
+
+
+def label_domain() -> dict[str, list[str]]:
+    """label -> every value the platform gives it (scenarios/platform/label_domain.yml)."""
+    return {k: list(v) for k, v in load_yaml(LABEL_DOMAIN).items() if k in ("endpoint", "route")}
+
+
+def domain_label(rule: dict) -> str | None:
+    """The label of the domain the rule's alert is per (its `by (...)`), if any: every value of it must
+    keep the promise."""
+    found = sorted(grouping_labels(rule["expr"]) & set(label_domain()))
+    return found[0] if found else None
+
+
+def per_value_domains(rules: dict | None = None) -> dict[str, list[str]]:
+    """alert -> every value of the endpoint or route label it is per (alerts without one left out)."""
+    rules = rules if rules is not None else load_yaml(RULES)
+    return {a: label_domain()[label] for a, r in alert_rules(rules).items() if (label := domain_label(r))}
+
+
+def labels_for_every_value(rule: dict) -> list[dict[str, str]]:
+    """The labels an alert of `rule` carries, once per value of its domain label (or once, without one)."""
+    label = domain_label(rule)
+    base = rule_labels(rule)
+    return [{**base, label: v} for v in label_domain()[label]] if label else [base]
+
+
 # ---------------------------------------------------------------------------------------- promtool
 def unit_tests_for(tests: dict, alerts: Iterable[str] | None = None) -> dict:
     """The unit-test document restricted to the groups that check one of alerts (all if None)."""
@@ -301,6 +329,20 @@ def _grouping_label_dropped(rule: dict) -> str | None:
     return f"by ({m.group(1)}) -> by ({new})"
 
 
+def _value_ignored(rule: dict) -> str | None:
+    """The rule's metric selector skips one value of its domain label: `errors_total{endpoint!~"..."}`."""
+    label = domain_label(rule)
+    if not label:
+        return None
+    skipped = label_domain()[label][0]
+    expr, n = re.subn(r"\b(errors_total|request_duration_seconds_bucket|ratelimit_block_total)\[",
+                      rf'\1{{{label}!="{skipped}"}}[', rule["expr"])
+    if not n:
+        return None
+    rule["expr"] = expr
+    return f'{label}!="{skipped}" in its selector'
+
+
 RULE_MUTATIONS: dict[str, Callable[[dict], str | None]] = {
     "threshold drift +5%": _drift(0.05),
     "threshold drift -5%": _drift(-0.05),
@@ -317,6 +359,7 @@ RULE_MUTATIONS: dict[str, Callable[[dict], str | None]] = {
     "alert renamed": _rename,
     "for removed": _for_removed,
     "revenue label dropped": _revenue_dropped,
+    "one endpoint or route ignored": _value_ignored,
 }
 
 
@@ -351,6 +394,7 @@ def receiver_dropped(am: dict, alert: str, receiver: str) -> dict:
 
 def routing_mutants(am: dict, expected: dict) -> list[Mutant]:
     out = []
+    per_endpoint_receivers = {r for a in per_value_domains() for r in (expected["alerts"].get(a) or {}).get("receivers", [])}
     for alert, spec in (expected.get("alerts") or {}).items():
         for r in spec.get("receivers") or []:
             out.append(Mutant("receiver dropped", alert, f"{alert} -/-> {r}", am=receiver_dropped(am, alert, r)))
@@ -367,6 +411,11 @@ def routing_mutants(am: dict, expected: dict) -> list[Mutant]:
                 out.append(Mutant("matcher changed", route["receiver"], "severity=critical -> warning", am=doc))
         if any('"critical"' in str(m) for m in route.get("matchers") or []):
             out += _muted_mutants(am, i, route["receiver"])
+            if route["receiver"] in per_endpoint_receivers:  # else no alert it delivers has an endpoint
+                doc = copy.deepcopy(am)
+                doc["route"]["routes"][i]["matchers"] = list(route["matchers"]) + ['endpoint!~"/billing.*"']
+                out.append(Mutant("endpoint excluded", route["receiver"],
+                                  f"the {route['receiver']} route skips /billing/* endpoints", am=doc))
     for label in am["route"].get("group_by") or []:
         doc = copy.deepcopy(am)
         doc["route"]["group_by"] = [x for x in doc["route"]["group_by"] if x != label]
@@ -428,10 +477,11 @@ def routing_promise_violations(am: dict, rules: dict, promised) -> list[str]:
     for alert, p in promised.alerts.items():
         if alert not in by_name:
             continue
+        for labels in labels_for_every_value(by_name[alert]):  # every endpoint or route, not one sample
+            got = [r for r, _t in routing.delivering_routes(am, labels)]
+            if got != list(p.receivers):
+                out.append(f"{alert} {labels}: the runbook promises {list(p.receivers)}, the routing delivers to {got}")
         routes = routing.delivering_routes(am, rule_labels(by_name[alert]))
-        got = [r for r, _t in routes]
-        if got != list(p.receivers):
-            out.append(f"{alert}: the runbook promises {list(p.receivers)}, the routing delivers to {got}")
         for receiver, timers in routes:
             if receiver not in promised.timers:
                 continue

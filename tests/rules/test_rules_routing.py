@@ -16,6 +16,18 @@ def test_alert_reaches_its_receivers(alert, amtool, rules):
     assert ok, f"{alert} {labels} reaches [{got}], expected [{','.join(want)}]"
 
 
+@pytest.mark.parametrize("alert", sorted(rulekit.per_value_domains()))
+def test_every_endpoint_and_route_reaches_the_receivers(alert, amtool, rules):
+    """An alert per endpoint or route is routed with amtool once for every value of the platform's label
+    domain (scenarios/platform/label_domain.yml): a route that skips /billing/* for the pager is caught."""
+    rule, want = rulekit.alert_rules(rules)[alert], EXPECTED["alerts"][alert]["receivers"]
+    checks = rulekit.run_parallel(lambda labels: (labels, rulekit.route_check(amtool, rulekit.ALERTMANAGER, labels, want)),
+                                  rulekit.labels_for_every_value(rule))
+    assert len(checks) == len(rulekit.label_domain()[rulekit.domain_label(rule)])
+    wrong = [f"{labels} reaches [{got}]" for labels, (ok, got) in checks if not ok]
+    assert not wrong, f"{alert}, expected [{','.join(want)}]:\n" + "\n".join(wrong)
+
+
 @pytest.mark.parametrize("case", EXPECTED["other_routes"], ids=lambda c: c["labels"]["alertname"])
 def test_other_label_sets_reach_oncall(case, amtool):
     ok, got = rulekit.route_check(amtool, rulekit.ALERTMANAGER, case["labels"], case["receivers"])

@@ -28,8 +28,12 @@ def test_every_alert_has_each_kind_of_check(alert, unit_tests):
 
 
 def test_threshold_boundaries_hold(promtool, tmp_path):
-    """Inputs 4 % above every promised threshold fire, 4 % below stay silent (tests/rules/boundaries.py)."""
-    groups = boundaries.boundary_groups(rulekit.promises())
+    """Inputs 4 % above every promised threshold fire, 4 % below stay silent (tests/rules/boundaries.py), on
+    every endpoint or route of the platform's label domain for the alerts that are per endpoint or route."""
+    per_value = rulekit.per_value_domains()
+    assert set(per_value) == set(boundaries.PER_VALUE), (
+        f"alerts per endpoint or route: {sorted(per_value)}; boundaries.PER_VALUE drives {sorted(boundaries.PER_VALUE)}")
+    groups = boundaries.boundary_groups(rulekit.promises(), per_value)
     assert len(groups) >= 2 * 9, f"too few boundary groups: {[g['name'] for g in groups]}"
     doc = {"evaluation_interval": "1m", "tests": groups}
     p = rulekit.run_unit_tests(promtool, doc, rulekit.RULES, tmp_path, "boundaries.yml")
