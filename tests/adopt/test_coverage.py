@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import demo_platform
 from alertdrill import config
 from alertdrill.adopt import coverage

@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 import uuid
 
-import httpx
 import jwt
 import pytest
 

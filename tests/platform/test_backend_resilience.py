@@ -129,7 +129,7 @@ def test_denylist_edit_without_restart(h, client, backend):
 
 
 def test_denylist_networks_and_canonical_form(h, client, backend):
-    a, b = loopback(), loopback()
+    a = loopback()
     net = a.rsplit(".", 1)[0] + ".0/24"
     with h.client_from(backend.url, a) as ca:
         backend.denylist.write_text(f"not-an-address\n{net}\n")

@@ -16,7 +16,7 @@ from alertdrill.target.clients import ToxiproxyClient
 from alertdrill.target.clients.docker import DockerClient
 from alertdrill.target.settings import Endpoints
 
-from tests.reliability.drillproc import ROOT, leftovers, run_drill
+from tests.reliability.drillproc import leftovers, run_drill
 
 pytestmark = pytest.mark.stack
 
