@@ -76,13 +76,14 @@ def samples(am: dict, year: int = 2028) -> list[datetime]:
     """Times to look at: every day of `year` (a leap year: every weekday, day of the month and month occurs),
     on every half hour and at every start and end minute any interval names (UTC and each location's)."""
     marks = {(h, 30) for h in range(24)} | {(h, 0) for h in range(24)}
-    for intervals in definitions(am).values():
+    named = definitions(am)
+    for intervals in named.values():
         for i in intervals:
             for t in i.get("times") or []:
                 for edge in (t["start_time"], t["end_time"]):
                     m = _minutes(edge) % 1440
                     marks |= {(m // 60, m % 60), ((m - 1) % 1440 // 60, (m - 1) % 60)}
-    zones = {timezone.utc} | {ZoneInfo(i["location"]) for ints in definitions(am).values() for i in ints
+    zones = {timezone.utc} | {ZoneInfo(i["location"]) for ints in named.values() for i in ints
                               if i.get("location")}
     day, out = date(year, 1, 1), []
     while day.year == year:

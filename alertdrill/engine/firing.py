@@ -135,16 +135,13 @@ def notified(d: "DrillRun", status: str, since: float) -> dict[str, float]:
     """Receivers that got a `status` notice of our alert since `since` -> when the first came; each
     marked on the timeline."""
     got: dict[str, float] = {}
-    kept = {(n["receiver"], n["status"], n["at"]) for n in d.timeline.notifications}
     for n in sorted(d.obs.notifications(status, since), key=lambda n: n.received_at):
         got.setdefault(n.receiver, n.received_at)
         event = f"{'notified' if status == 'firing' else 'resolved-notified'}:{n.receiver}"
         if not any(e.name == event for e in d.timeline.events):
             d.mark(event, at=n.received_at)
-        row = {"receiver": n.receiver, "status": n.status, "at": round(n.received_at, 3)}
-        if tuple(row.values()) not in kept:  # every notice, repeats included (the verdicts count them)
-            kept.add(tuple(row.values()))
-            d.timeline.notifications.append(row)
+        # every notice, repeats included (the verdicts count them)
+        d.timeline.keep_notice({"receiver": n.receiver, "status": n.status, "at": round(n.received_at, 3)})
     return got
 
 

@@ -159,11 +159,9 @@ def _noise_running(d: QuietDrill) -> None:
 def _record_notices(d: QuietDrill, began: float) -> None:
     """Every notice of this drill's run (or of any alert, on a stack without the run label) since the window
     opened, on the timeline."""
-    known = {(n["receiver"], n["status"], n["at"], n.get("alert")) for n in d.timeline.notifications}
     for n in noise.of_run(d.ctx.sink.notifications(since=began), noise.run_label(d)):  # not an earlier drill's late notice
         row = {"receiver": n.receiver, "status": n.status, "at": round(n.received_at, 3), "alert": n.alertname}
-        if tuple(row.values()) not in known:
-            d.timeline.notifications.append(row)
+        if d.timeline.keep_notice(row):
             d.mark(f"notified:{n.receiver}", f"{n.alertname} {n.status}", at=n.received_at)
 
 

@@ -85,6 +85,14 @@ class Timeline:
         self.events.append(event)
         return event
 
+    def keep_notice(self, row: dict) -> bool:
+        """Add one notice ({"receiver", "status", "at"}, and "alert" when it is another alert's) to
+        `notifications` unless it is there already: every notice once, repeats included. Whether it was new."""
+        if row in self.notifications:
+            return False
+        self.notifications.append(row)
+        return True
+
     def first(self, name: str) -> Event | None:
         return next((e for e in self.events if e.name == name), None)
 

@@ -64,6 +64,19 @@ def alert_rules(rules: dict) -> dict[str, dict]:
     return out
 
 
+def scenario_modules(kind: type) -> list:
+    """The scenario modules (scenarios/test_*.py) whose EXPECTATION is a `kind`: AlertExpectation for the
+    drills of an alert, QuietExpectation for the quiet drills."""
+    import importlib
+    import pkgutil
+
+    import scenarios
+
+    modules = (importlib.import_module(f"scenarios.{m.name}") for m in pkgutil.iter_modules(scenarios.__path__)
+               if m.name.startswith("test_"))
+    return [m for m in modules if isinstance(m.EXPECTATION, kind)]
+
+
 def rule_labels(rule: dict) -> dict[str, str]:
     return {"alertname": rule["alert"], **{k: str(v) for k, v in (rule.get("labels") or {}).items()}}
 

@@ -4,14 +4,11 @@ quiet scenario names real alerts and a counter a paging rule reads; the plan sho
 counts what it did. The drills themselves run in `make drill`, and tests/drill breaks alerting under them."""
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
 
 import pytest
 
 import rulekit
-import scenarios
 from alertdrill.alerting.timings import Timings
 from alertdrill.engine.context import Timeouts
 from alertdrill.engine.drill import Drill
@@ -27,8 +24,7 @@ from alertdrill.runbook.promises import PromiseError
 
 PROMISES = rulekit.promises()
 PAGED = PROMISES.paged
-QUIET_SCENARIOS = [s for s in (importlib.import_module(f"scenarios.{m.name}") for m in pkgutil.iter_modules(scenarios.__path__)
-                               if m.name.startswith("test_")) if isinstance(s.EXPECTATION, QuietExpectation)]
+QUIET_SCENARIOS = rulekit.scenario_modules(QuietExpectation)
 NOISE = QuietExpectation("a crawler", touches=("HighErrorRate",), unmoved={"errors_total": "sum(errors_total)"})
 
 

@@ -2,20 +2,14 @@
 rules, the routing and the scenarios must say the same, and each failure names both sides."""
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 import pytest
 
 import rulekit
-import scenarios
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.alerting import routing
 
 PROMISES = rulekit.promises()
-# The drills of an alert (the quiet drills expect none: tests/rules/test_quiet.py)
-SCENARIOS = [s for s in (importlib.import_module(f"scenarios.{m.name}") for m in pkgutil.iter_modules(scenarios.__path__)
-                         if m.name.startswith("test_")) if isinstance(s.EXPECTATION, AlertExpectation)]
+SCENARIOS = rulekit.scenario_modules(AlertExpectation)  # the quiet drills: tests/rules/test_quiet.py
 
 
 def test_every_rule_has_a_promise_and_every_promise_a_rule(rules):

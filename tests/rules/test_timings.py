@@ -2,21 +2,16 @@
 scenarios' watch queries written for production and scaled like the rules."""
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 import pytest
 
-import scenarios
+import rulekit
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.alerting.durations import format_ms, parse_ms, parse_s
 from alertdrill.alerting.timescale import range_windows
 from alertdrill.alerting.timings import Timings
 from alertdrill.wait import WaitTimeout, until
 
-# The drills of an alert (the quiet drills expect none: tests/rules/test_quiet.py)
-SCENARIOS = [s for s in (importlib.import_module(f"scenarios.{m.name}") for m in pkgutil.iter_modules(scenarios.__path__)
-                         if m.name.startswith("test_")) if isinstance(s.EXPECTATION, AlertExpectation)]
+SCENARIOS = rulekit.scenario_modules(AlertExpectation)  # the quiet drills: tests/rules/test_quiet.py
 
 
 def test_durations_one_parser_two_units():
