@@ -12,7 +12,8 @@ def _stack_cmd(args: argparse.Namespace) -> int:
     from alertdrill.alerting.drillconfig import render_drill_config
     from alertdrill.target.stack import Stack
 
-    overrides = {} if args.production else render_drill_config(args.factor).env
+    # Production timings still deliver to the local receivers: production's own file would page for real.
+    overrides = render_drill_config(1, run_label=False).env if args.production else render_drill_config(args.factor).env
     stack = Stack(overrides)
     try:
         if args.action == "up":
@@ -104,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("action", choices=["up", "status", "down"])
     st.add_argument("--factor", default=str(DEFAULT_FACTOR),
                     help=f"time-compression factor of the drill timings (default {DEFAULT_FACTOR})")
-    st.add_argument("--production", action="store_true", help="production timings (no compression)")
+    st.add_argument("--production", action="store_true", help="production timings (no compression); notifications still go to the local receivers")
     st.set_defaults(func=_stack_cmd)
 
     rd = sub.add_parser("render", help="render time-compressed copies of the rules and Alertmanager config")

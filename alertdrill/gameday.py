@@ -11,7 +11,8 @@ from alertdrill.errors import ConfigError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("alerts", nargs="*", metavar="ALERT", help="the alerts to drill (default: every one)")
+    p.add_argument("alerts", nargs="*", metavar="ALERT",
+                   help="the alerts to drill, or ALERT[situation] for one of its drills (default: every one)")
     p.add_argument("--factor", default="1", help="time compression (default 1: production timings)")
     p.add_argument("--remediate", choices=["runbook", "human"], default="runbook",
                    help="who applies the remediation (default runbook; human: people on call, timed)")
@@ -39,11 +40,16 @@ def split_pytest_args(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def selection(alerts: list[str], known: list[str]) -> list[str]:
-    """pytest's -k for the chosen alerts; ConfigError naming the valid ones for an unknown one."""
-    unknown = [a for a in alerts if a not in known]
+    """pytest's -k for the chosen alerts, each an alert of the runbook, or one situation of it
+    (`RedisDisconnected[container_gone]`: that drill only); ConfigError naming the valid ones for an
+    unknown one."""
+    chosen = [(a.partition("[")[0], a.partition("[")[2].rstrip("]")) for a in alerts]
+    unknown = [a for a, (name, _) in zip(alerts, chosen) if name not in known]
     if unknown:
-        raise ConfigError(f"no drill for {', '.join(unknown)}: the runbook's alerts are {', '.join(known)}")
-    return ["-k", " or ".join(f"test_{a}" for a in alerts)] if alerts else []
+        raise ConfigError(f"no drill for {', '.join(unknown)}: the runbook's alerts are {', '.join(known)} "
+                          "(one of its situations as ALERT[situation], e.g. RedisDisconnected[crashed])")
+    terms = [f"(test_{name} and {variant})" if variant else f"test_{name}" for name, variant in chosen]
+    return ["-k", " or ".join(terms)] if alerts else []
 
 
 def pytest_args(args: argparse.Namespace) -> list[str]:

@@ -1,8 +1,12 @@
 """RedisDisconnected (critical): Redis dies; sessions and replay protection go with it.
 
-Runbook: check the Redis process (`docker ps | grep redis`), its connectivity (`redis-cli ping`);
-remediation "Redis crashed: `docker compose restart redis`". Invariants: customer traffic kept flowing
-through the outage loses nothing (signals, payments, EA acknowledgements each stored exactly once).
+Runbook: check the Redis process (`docker ps | grep redis`), its connectivity (`redis-cli ping`); then
+the remediation for what happened, each drilled in its own situation:
+- crashed: Redis killed; "Redis stopped or crashed: `docker compose restart redis`";
+- container_gone: the container removed; "Redis container gone: `docker compose up -d redis`" (a
+  restart cannot bring back a container that no longer exists).
+Invariants: customer traffic kept flowing through the outage loses nothing (signals, payments, EA
+acknowledgements each stored exactly once).
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from alertdrill.engine.context import DrillContext
 from alertdrill.engine.drill import Drill
 from alertdrill.engine.evidence import runbook_command
 from alertdrill.engine.expectation import AlertExpectation
-from alertdrill.engine.faults import KillContainer
+from alertdrill.engine.faults import KillContainer, RemoveContainer
 from alertdrill.engine.remediations import RunbookAction
 from alertdrill.errors import require_evidence
 
@@ -47,15 +51,34 @@ def redis_is_down(ctx: DrillContext) -> str:
     return f"docker ps: {' '.join(state.split()[4:])[-80:]}; redis-cli ping: {ping[:80]}"
 
 
-def run(d: Drill, ctx: DrillContext) -> None:
-    ep = ctx.endpoints
-    d.steady_state()
-    traffic = d.alongside(CustomerTraffic(ep.backend).start())
-    began = time.time()
+def crashed(d: Drill, ctx: DrillContext) -> None:
+    traffic, began = before_the_fault(d, ctx)
     d.inject(KillContainer("redis"))
+    fires_and_redis_is_down(d, ctx)
+    d.remediate(RunbookAction("RedisDisconnected", "stopped or crashed"))
+    recovers_and_nothing_is_lost(d, ctx, traffic, began)
+
+
+def container_gone(d: Drill, ctx: DrillContext) -> None:
+    traffic, began = before_the_fault(d, ctx)
+    d.inject(RemoveContainer("redis"))
+    fires_and_redis_is_down(d, ctx)
+    d.remediate(RunbookAction("RedisDisconnected", "container gone"))
+    recovers_and_nothing_is_lost(d, ctx, traffic, began)
+
+
+def before_the_fault(d: Drill, ctx: DrillContext) -> tuple[CustomerTraffic, float]:
+    d.steady_state()
+    return d.alongside(CustomerTraffic(ctx.endpoints.backend).start()), time.time()
+
+
+def fires_and_redis_is_down(d: Drill, ctx: DrillContext) -> None:
     d.expect_firing()
     d.investigate("redis is down (docker ps, redis-cli ping)", lambda: redis_is_down(ctx))
-    d.remediate(RunbookAction("RedisDisconnected", "stopped or crashed"))
+
+
+def recovers_and_nothing_is_lost(d: Drill, ctx: DrillContext, traffic: CustomerTraffic, began: float) -> None:
+    ep = ctx.endpoints
     d.expect_resolved()
     d.end(traffic)
     traffic.drain()
@@ -68,5 +91,13 @@ def run(d: Drill, ctx: DrillContext) -> None:
                 lambda: acks_exactly_once(traffic.log, traffic.device.device_id, ep.postgres_dsn))
 
 
-def test_RedisDisconnected(drill):
-    drill(run, EXPECTATION)
+SITUATIONS = {"crashed": crashed, "container_gone": container_gone}  # the runbook's two actions
+
+
+def run(d: Drill, ctx: DrillContext, situation: str = "crashed") -> None:
+    SITUATIONS[situation](d, ctx)
+
+
+@pytest.mark.parametrize("situation", list(SITUATIONS))
+def test_RedisDisconnected(drill, situation):
+    drill(run, EXPECTATION, situation=situation)

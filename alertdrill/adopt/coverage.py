@@ -10,6 +10,9 @@
 - routing: a routing test naming its receivers (`routing_tests`, checked with amtool);
 - drill: a scenario whose AlertExpectation names it (a scaffold whose fault is not written is a gap);
 - runbook: a section with an Investigation and a Remediation with commands;
+- actions: how many of its section's remediation actions a drill runs; the others are checked statically
+  (alertdrill.runbook.actions: they parse, their programs exist, they act on the services their section
+  looks at), and one that fails that check is a gap;
 - last passed: the newest timeline of a passing drill in the artifacts folder (information, not a gap).
 
 `--fail-on-gap` exits 1 when any alert has a gap, so it can gate CI.
@@ -24,7 +27,7 @@ from pathlib import Path
 from alertdrill.adopt import sources
 from alertdrill.config import Config
 
-COLUMNS = ("rule", "promtool", "mutants", "routing", "drill", "runbook")
+COLUMNS = ("rule", "promtool", "mutants", "routing", "drill", "runbook", "actions")
 
 
 @dataclass
@@ -50,6 +53,7 @@ def coverage(conf: Config, artifacts: Path | None = None) -> list[Row]:
     drills, runbook = sources.drills(conf), sources.runbook(conf)
     passed = sources.last_passed(artifacts or conf.state_dir / "timelines")
     mutated = sources.mutation_tested(conf)
+    checks = _action_checks(conf)
     rows = []
     for alert, rule in rules.items():
         row = Row(alert, last_passed=passed.get(alert))
@@ -71,8 +75,29 @@ def coverage(conf: Config, artifacts: Path | None = None) -> list[Row]:
                f"runbook section lacks {' and '.join(missing)}" if rb else "no runbook section")
         if rb is not None and missing:
             row.cells["runbook"] = "no " + "/".join(missing)
+        _actions(row, checks.get(alert, []))
         rows.append(row)
     return rows
+
+
+def _action_checks(conf: Config) -> dict[str, list]:
+    from alertdrill.runbook.actions import action_report
+    from alertdrill.runbook.parse import RunbookError, parse_runbook
+
+    try:
+        report = action_report(parse_runbook(conf.runbook), sources.drilled_actions(conf), conf.services)
+    except (OSError, RunbookError):
+        return {}
+    out: dict[str, list] = {}
+    for a in report:
+        out.setdefault(a.alert, []).append(a)
+    return out
+
+
+def _actions(row: Row, checks: list) -> None:
+    troubled = [a for a in checks if a.problems]
+    row.cells["actions"] = f"{sum(a.drilled for a in checks)}/{len(checks)} drilled" if checks else "-"
+    row.gaps += [f"action '{a.title or a.commands[0]}' {'; '.join(a.problems)}" for a in troubled]
 
 
 def table(rows: list[Row]) -> str:

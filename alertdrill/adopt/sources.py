@@ -107,6 +107,22 @@ def drills(conf: Config) -> dict[str, DrillFile]:
     return out
 
 
+def drilled_actions(conf: Config) -> set[tuple[str, str]]:
+    """(alert, match) of every RunbookAction("<alert>", "<match>", ...) the scenarios run, read from their
+    source (literal arguments only)."""
+    out: set[tuple[str, str]] = set()
+    for path in sorted(conf.scenarios.glob("*.py")) if conf.scenarios.is_dir() else []:
+        try:
+            tree = ast.parse(path.read_text(), str(path))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "RunbookAction"
+                    and len(node.args) >= 2 and all(isinstance(a, ast.Constant) for a in node.args[:2])):
+                out.add((str(node.args[0].value), str(node.args[1].value)))
+    return out
+
+
 def _expected_alert(node: ast.AST) -> str | None:
     """The alert an AlertExpectation(...) or AlertExpectation.from_runbook(...) call names, if it is one."""
     if not isinstance(node, ast.Call):

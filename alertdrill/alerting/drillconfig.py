@@ -19,6 +19,7 @@ import yaml
 from alertdrill.alerting.timescale import (DEFAULT_FACTOR, DRILL_EVALUATION_INTERVAL, DRILL_SCRAPE_INTERVAL,
                                            FactorError, as_factor, fmt_factor, iter_rules, render_alertmanager,
                                            render_prometheus, render_rules, rule_files, validate_factor)
+from alertdrill.alerting.delivery import LocalReceivers, deliver_locally
 from alertdrill.alerting.timings import Timings
 from alertdrill.config import current as current_config
 
@@ -95,13 +96,19 @@ def group_by_run(alertmanager_text: str) -> str:
         data, sort_keys=False, width=10_000, allow_unicode=True, default_flow_style=False)
 
 
+def _local_receivers() -> LocalReceivers:
+    from alertdrill.target.settings import Endpoints
+
+    return LocalReceivers.from_ports(Endpoints.from_env().ports)
+
+
 def render_drill_config(factor: Any = DEFAULT_FACTOR, out_dir: str | Path | None = None, *,
                         rules_path: str | Path | list | None = None,
                         am_path: str | Path | None = None,
                         prom_path: str | Path | None = None,
                         scrape_interval: str = DRILL_SCRAPE_INTERVAL,
                         evaluation_interval: str = DRILL_EVALUATION_INTERVAL,
-                        run_label: bool = True) -> DrillConfig:
+                        run_label: bool = True, deliver_to: LocalReceivers | None = None) -> DrillConfig:
     """Validate factor, then write out_dir/rules/<each rule file> (rules_path: a file or a directory of
     *.yml, or a list of files; default: the configured `rules`), out_dir/alertmanager.yml (default: the
     configured `alertmanager`; the same in out_dir/alertmanager/, the directory the compose file mounts)
@@ -109,7 +116,9 @@ def render_drill_config(factor: Any = DEFAULT_FACTOR, out_dir: str | Path | None
     out_dir/prometheus.yml at the drill scrape/evaluation interval. Nothing is written for an invalid
     factor. With run_label (the default) the rules label their alerts with the drill run and the routing
     groups by it, so each drill opens fresh Alertmanager groups; without it the copy is the pure time
-    compression of the production files."""
+    compression of the production files. Either way every notification goes to the local receivers
+    (deliver_to; default: the alert sink's ports of this lane), by production's own receivers and
+    templates (alertdrill.alerting.delivery)."""
     f = as_factor(factor)
     out = Path(out_dir) if out_dir is not None else drill_dir(f)
     conf = current_config() if rules_path is None or am_path is None or prom_path is None else None
@@ -136,10 +145,11 @@ def render_drill_config(factor: Any = DEFAULT_FACTOR, out_dir: str | Path | None
         cfg.rules_files.append(dest)
     am_text = render_alertmanager(am_path.read_text(), f, source=str(am_path))
     am_text = group_by_run(am_text) if run_label else am_text
+    am_text, delivery_notes = deliver_locally(am_text, deliver_to or _local_receivers(), out / "alertmanager", am_path)
+    cfg.notes += delivery_notes
     cfg.alertmanager_file.write_text(am_text)
-    # The compose file mounts a directory holding alertmanager.yml (ALERTDRILL_ALERTMANAGER_DIR):
-    # the same file again in out_dir/alertmanager/, so either layout can be mounted.
-    (out / "alertmanager").mkdir(exist_ok=True)
+    # The compose file mounts a directory holding alertmanager.yml (ALERTDRILL_ALERTMANAGER_DIR), in place
+    # of production's: the same file again in out_dir/alertmanager/, beside copies of production's files.
     (out / "alertmanager" / "alertmanager.yml").write_text(am_text)
     if prom_path is None and conf is not None and conf.prometheus is not None:
         prom_path = conf.prometheus

@@ -215,6 +215,16 @@ class Timings:
                                f"group_wait {gw:g}s + margin {self.deadline_margin_s:g}s = {total:g}s ({self.label} of "
                                "the runbook's promise)")
 
+    def resolved_notice_deadline(self, group_interval_ms: int) -> Deadline:
+        """The runbook's promise for a receiver's resolved notice, at drill speed: after the watched value
+        is back on its healthy side, scrape + evaluation + group_interval (the group's next flush), plus
+        the margin. group_interval is the runbook's (production), never the configuration's under test."""
+        gi = self.drill_s(group_interval_ms)
+        total = self.scrape_s + self.evaluation_s + gi + self.deadline_margin_s
+        return Deadline(total, f"scrape {self.scrape_s:g}s + evaluation {self.evaluation_s:g}s + group_interval "
+                               f"{gi:g}s + margin {self.deadline_margin_s:g}s = {total:g}s ({self.label} of the "
+                               "runbook's promise)")
+
     def resolved_hold_s(self, for_ms: int) -> float:
         """After the alert resolves it must stay resolved this long to count as recovered: one `for`
         at drill speed (long enough to fire again if the cause were still there) and at least two

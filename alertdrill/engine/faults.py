@@ -92,6 +92,27 @@ class StopContainer(KillContainer):
 
 
 @dataclass
+class RemoveContainer(KillContainer):
+    """The container gone (`docker compose rm --stop`), as after a host was rebuilt or someone cleaned up:
+    `start` cannot bring it back, only creating it again from its definition."""
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"remove {self.service}"
+
+    def inject(self, ctx: "DrillContext") -> str:
+        ctx.stack.remove(self.service)
+        return f"removed {self.service} (state now: {ctx.stack.state(self.service)})"
+
+    def heal(self, ctx: "DrillContext") -> str:
+        if _running(ctx, self.service):
+            return ""
+        ctx.stack.create(self.service)
+        wait_healthy(ctx, self.service)
+        return f"created {self.service} again"
+
+
+@dataclass
 class Toxic(Fault):
     """A Toxiproxy toxic on one link (latency, timeout, reset_peer, bandwidth, ...)."""
 

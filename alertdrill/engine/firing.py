@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from alertdrill.engine import delivered
 from alertdrill.engine.deadlines import PromiseClock
 from alertdrill.engine.observe import notice_problems
 from alertdrill.engine.runner import PROGRESS_EVERY_S
@@ -56,6 +57,12 @@ def expect_firing(d: "DrillRun") -> float:
         seen["got"] = notified(d, "firing", since)
         seen["state"] = "firing" if firing else (states[0].state if states else "inactive")
         done = bool(firing) and set(seen["got"]) >= d.expect.receivers
+        # Firing, and a receiver or one of its integrations still unheard: a failed notification ends the wait.
+        seen["unsent"] = delivered.unsent(d, "firing", d.obs.notifications("firing", since)) if done else \
+            sorted(d.expect.receivers - set(seen["got"])) if firing else []
+        if seen["unsent"]:
+            delivered.raise_if_failed(d, seen["unsent"])
+        done = done and not seen["unsent"]
         if not done and clock.overdue(now):
             fail_firing(d, clock.longest_s, seen["state"] == "firing", set(seen["got"]), clock)
         return done
@@ -67,9 +74,10 @@ def expect_firing(d: "DrillRun") -> float:
                                               f"{', '.join(sorted(seen['got'])) or 'none'}"))
         if clock.start is not None:
             d.mark("condition", f"{d.obs.watch} {clock.promise.threshold} since", at=clock.start)
-        check_not_early(d)
+        check_onset(d, clock)
         check_deadlines(d, clock, seen["got"])
         check_notices(d, since)
+        delivered.check_shown(d, since)
     return time.time() - since
 
 
@@ -97,6 +105,31 @@ def check_not_early(d: "DrillRun") -> None:
                  f"{d.ctx.timings.evaluation_s:g}s) after the rule's condition started to hold",
         seen=d.obs.situation(),
         hint="compare the rule's `for` with the runbook's alert index: a `for` dropped or shortened pages on a blip")
+
+
+def check_onset(d: "DrillRun", clock: PromiseClock) -> None:
+    """The alert fired neither before its `for` nor without the runbook's condition."""
+    check_not_early(d)
+    check_crossed(d, clock)
+
+
+def check_crossed(d: "DrillRun", clock: PromiseClock) -> None:
+    """Not an alert without its condition: the alert fired while every sample of the watched value, from
+    the moment it went pending, stayed on the healthy side of the runbook's threshold. The rule and the
+    runbook disagree (a threshold drifted on either side); no deadline could even be counted. A drill
+    with fewer than three samples in that stretch (a metric gone with its target) proves nothing here."""
+    began = d.timeline.first("pending") or d.timeline.first("firing")
+    if clock.start is not None or began is None or not d.obs.watch:
+        return
+    values = [v for at, v in d.timeline.samples if at >= began.at and v is not None]
+    if len(values) < 3:
+        return
+    raise AlertNotFired(
+        f"{d.expect.alertname} fired, but {d.obs.watch} never met the runbook's condition "
+        f"({clock.promise.threshold}) while it was pending or firing",
+        expected=f"{d.expect.alertname} firing only once {d.obs.watch} {clock.promise.threshold} held for its `for`",
+        seen=f"{len(values)} samples from {min(values):.3g} to {max(values):.3g}\n" + d.obs.situation(),
+        hint="the rule's threshold and the runbook's alert index differ: compare them (and the watched expression)")
 
 
 def check_notices(d: "DrillRun", since: float) -> None:
@@ -141,7 +174,8 @@ def notified(d: "DrillRun", status: str, since: float) -> dict[str, float]:
         if not any(e.name == event for e in d.timeline.events):
             d.mark(event, at=n.received_at)
         # every notice, repeats included (the verdicts count them)
-        d.timeline.keep_notice({"receiver": n.receiver, "status": n.status, "at": round(n.received_at, 3)})
+        d.timeline.keep_notice({"receiver": n.receiver, "integration": n.integration, "status": n.status,
+                                "at": round(n.received_at, 3)})
     return got
 
 
@@ -181,6 +215,15 @@ def fail_firing(d: "DrillRun", timeout: float, firing: bool, got: set[str], cloc
     name = d.expect.alertname
     after = ("of its condition holding (the runbook's deadline)" if clock is not None
              else "of the fault")
+    if firing and got >= d.expect.receivers:
+        unsent = delivered.unsent(d, "firing", d.obs.notifications("firing", d.started))
+        raise NotificationMissing(
+            f"{name} fired and reached every receiver, but not by {', '.join(unsent)} within {timeout:.0f}s {after}",
+            expected="a firing notice by every integration the runbook's Receivers table names",
+            seen="\n".join(delivered.problems(d.obs.notifications("firing", d.started), d.expect.severity,
+                                              d.expect.receivers, d.ctx.promises.deliveries, resolved=False))
+                 + "\n" + d.obs.situation(),
+            hint="check that receiver's integrations in the Alertmanager config (its address, send_resolved)")
     if firing:
         missing = sorted(d.expect.receivers - got)
         labels = {"alertname": name, "severity": d.expect.severity, **d.expect.labels}

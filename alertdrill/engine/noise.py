@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # nothing from the engine, not even for types: timeline.py im
     from alertdrill.target.clients.sink import Notification
 
 FIELDS = ("pages", "messages", "duplicates", "flaps")
-LEGEND = ("notices: pages (firing, to a receiver only paged severities reach), msgs (every other notice); of "
+LEGEND = ("notices: pages (firing, to a receiver only paged severities reach, mail aside), msgs (every other notice); of "
           "them, dups (firing again, nothing resolved between) and flaps (firing again after resolving)")
 
 
@@ -85,15 +85,16 @@ def run_label(d) -> str | None:
 def count(notices: Iterable["Notification"], paging: frozenset[str]) -> Noise:
     """The noise of `notices`, `paging` being the receivers whose firing notices are pages."""
     pages = messages = duplicates = flaps = 0
-    last: dict[tuple, str] = {}  # (receiver, alert instance) -> the status of its latest notice
+    last: dict[tuple, str] = {}  # (receiver, integration, alert instance) -> the status of its latest notice
     for n in sorted(notices, key=lambda n: n.received_at):
-        key = (n.receiver, frozenset(n.labels.items()))
+        key = (n.receiver, n.integration, frozenset(n.labels.items()))  # a page and its mail: two notices
         before, last[key] = last.get(key), n.status
         if n.status != "firing":
             messages += 1
             continue
-        pages += n.receiver in paging
-        messages += n.receiver not in paging
+        paged = n.receiver in paging and n.integration != "email"  # a page wakes someone; its mail copy does not
+        pages += paged
+        messages += not paged
         duplicates += before == "firing"
         flaps += before == "resolved"
     return Noise(pages, messages, duplicates, flaps)

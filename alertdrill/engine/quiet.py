@@ -160,7 +160,8 @@ def _record_notices(d: QuietDrill, began: float) -> None:
     """Every notice of this drill's run (or of any alert, on a stack without the run label) since the window
     opened, on the timeline."""
     for n in noise.of_run(d.ctx.sink.notifications(since=began), noise.run_label(d)):  # not an earlier drill's late notice
-        row = {"receiver": n.receiver, "status": n.status, "at": round(n.received_at, 3), "alert": n.alertname}
+        row = {"receiver": n.receiver, "integration": n.integration, "status": n.status,
+               "at": round(n.received_at, 3), "alert": n.alertname}
         if d.timeline.keep_notice(row):
             d.mark(f"notified:{n.receiver}", f"{n.alertname} {n.status}", at=n.received_at)
 

@@ -7,10 +7,11 @@ import time
 from typing import TYPE_CHECKING
 
 from alertdrill.alerting.timings import Deadline
+from alertdrill.engine import delivered
 from alertdrill.engine.firing import notified
 from alertdrill.engine.runner import PROGRESS_EVERY_S
 from alertdrill.engine.verdicts import judge
-from alertdrill.errors import AlertNotResolved
+from alertdrill.errors import AlertNotResolved, NotificationLate
 from alertdrill.runbook.promises import Threshold
 from alertdrill.target.clients.prometheus import AlertState
 from alertdrill.wait import until
@@ -30,7 +31,7 @@ def expect_resolved(d: "DrillRun") -> float:
     # The cause must be gone well before the resolved notices are due: a remediation that changed
     # nothing fails at this deadline, not after three resolve floors more of waiting.
     mitigate_by = d.ctx.mitigate_deadline(name)
-    seen: dict = {"states": [], "gaps": [], "got": set()}
+    seen: dict = {"states": [], "gaps": [], "got": set(), "unsent": []}
 
     def resolved() -> bool:
         d.sample()
@@ -44,17 +45,14 @@ def expect_resolved(d: "DrillRun") -> float:
         if not cause_gone and time.time() - since > mitigate_by.seconds:
             cause_not_removed(d, mitigate_by, seen["states"], seen["gaps"])
         seen["got"] = set(notified(d, "resolved", since))
-        return inactive and seen["got"] >= d.expect.receivers
+        seen["unsent"] = delivered.unsent(d, "resolved", d.obs.notifications("resolved", since))  # every integration
+        return inactive and seen["got"] >= d.expect.receivers and not seen["unsent"]
 
     def fail() -> None:
         states, gaps, got = seen["states"], seen["gaps"], seen["got"]
-        if states:
-            what = "kept firing"
-        elif gaps:
-            what = (f"was inactive only on missing data ({', '.join(gaps)} down within its {window:g}s "
-                    "window)")
-        else:
-            what = f"resolved but the resolved notice did not reach {sorted(d.expect.receivers - got)}"
+        what = "kept firing" if states else \
+            f"was inactive only on missing data ({', '.join(gaps)} down within its {window:g}s window)" if gaps else \
+            f"resolved but the resolved notice did not reach {sorted(d.expect.receivers - got) or seen['unsent']}"
         raise AlertNotResolved(
             f"{name} {what} {timeout:.0f}s after the remediation",
             expected="the alert inactive with every target scraped through its window, and a resolved "
@@ -75,9 +73,37 @@ def expect_resolved(d: "DrillRun") -> float:
         until(resolved, timeout, poll=d.POLL, on_timeout=fail, every=PROGRESS_EVERY_S,
               progress=d.progress(status))
     took = time.time() - since
+    resolved_in_time(d)
     stays_resolved(d)
     verdicts_hold(d)
     return took
+
+
+def resolved_in_time(d: "DrillRun") -> None:
+    """Not late the other way: each receiver's resolved notice within the runbook's promise, counted from
+    the first sample back on the healthy side (`mitigated`). A rule that keeps firing after its condition
+    ended (keep_firing_for) or a group_interval longer than the runbook's is caught here, not hidden by the
+    generous wait for recovery. Nothing to count from when the drill saw no healthy sample."""
+    healthy = d.timeline.first("mitigated")
+    if healthy is None:
+        return
+    t, name = d.ctx.timings, d.expect.alertname
+    late = {}
+    for r in sorted(d.expect.receivers):
+        got = d.timeline.first(f"resolved-notified:{r}")
+        if got is None or r not in d.ctx.promises.timers:
+            continue
+        due = t.resolved_notice_deadline(d.ctx.promises.receiver_timers(r).group_interval_ms)
+        if got.at - healthy.at > due.seconds:
+            late[r] = (got.at - healthy.at, due)
+    if late:
+        raise NotificationLate(
+            f"{name}'s resolved notice reached " + ", ".join(f"{r} {s:.1f}s" for r, (s, _) in late.items())
+            + " after the watched value was healthy again, later than the runbook promises",
+            expected="; ".join(f"{r} within {due.why}" for r, (_, due) in late.items()),
+            seen=d.obs.situation(),
+            hint="the rule keeps firing after its condition ended (keep_firing_for), or a route's "
+                 "group_interval is longer than the runbook's notification timing table says")
 
 
 def cause_not_removed(d: "DrillRun", deadline: Deadline, states: list[AlertState], gaps: list[str]) -> None:
@@ -147,6 +173,7 @@ def record_notifications(d: "DrillRun") -> None:
     """Every notice of the alert since the drill began, onto the timeline (the verdicts read it)."""
     for status in ("firing", "resolved"):
         notified(d, status, d.started)
+    delivered.record(d, d.obs.notifications(None, d.started))
 
 
 def verdicts_hold(d: "DrillRun") -> None:

@@ -61,6 +61,10 @@ class Timeline:
     fire_deadline: float | None = None
     # Each notification of the alert as the sink received it: {"receiver", "status", "at"}.
     notifications: list[dict] = field(default_factory=list)
+    # Each delivery of the alert as people saw it: {"receiver", "integration", "status", "at", "shown",
+    # "dedup_key"?} (alertdrill.engine.delivered), and what in them broke the runbook's promise.
+    deliveries: list[dict] = field(default_factory=list)
+    delivery_problems: list[str] = field(default_factory=list)
     # Each remediation applied: {"name", "script", "output", "started", "ended"} (script: as typed).
     actions: list[dict] = field(default_factory=list)
     # The notices the drill delivered: {"pages", "messages", "duplicates", "flaps"} (alertdrill.engine.noise);

@@ -51,13 +51,14 @@ def not_repeated_early(t: "Timeline", expect: "AlertExpectation") -> list[Broken
     no repeat, nor is the firing notice after it (a flap: the alert fired again)."""
     early = []
     for receiver, repeat in sorted(t.repeat_after.items()):
-        last: dict | None = None
+        last: dict[str, dict] = {}  # per integration: a receiver's page and its mail are one notice each
         for n in sorted((n for n in t.notifications if n["receiver"] == receiver
                          and n.get("alert", expect.alertname) == expect.alertname), key=lambda n: n["at"]):
-            if n["status"] == "firing" and last is not None and last["status"] == "firing" \
-                    and n["at"] - last["at"] < repeat:
-                early.append(f"{receiver} again after {n['at'] - last['at']:.1f}s (repeat_interval {repeat:g}s)")
-            last = n
+            before, last[n.get("integration", "")] = last.get(n.get("integration", "")), n
+            if n["status"] == "firing" and before is not None and before["status"] == "firing" \
+                    and n["at"] - before["at"] < repeat:
+                via = f" by {n['integration']}" if n.get("integration") else ""
+                early.append(f"{receiver}{via} again after {n['at'] - before['at']:.1f}s (repeat_interval {repeat:g}s)")
     if not early:
         return []
     return [Broken(NotificationMissing, f"{expect.alertname}'s firing notice was repeated early: {'; '.join(early)}",
@@ -66,7 +67,22 @@ def not_repeated_early(t: "Timeline", expect: "AlertExpectation") -> list[Broken
                         "than the runbook's promise pages people twice for one incident")]
 
 
-VERDICTS: tuple[Verdict, ...] = (reached_only_its_receivers, not_repeated_early)
+def delivered_as_promised(t: "Timeline", expect: "AlertExpectation") -> list[Broken]:
+    """Each page, message and mail reached whom the runbook's Receivers table says, showed what people need
+    (alert, severity, summary, runbook link), closed the incidents it opened, and Alertmanager failed to
+    send none (alertdrill.engine.delivered recorded them)."""
+    if not t.delivery_problems:
+        return []
+    return [Broken(NotificationMissing, f"{expect.alertname}'s notices did not reach people as the runbook promises: "
+                   + "; ".join(t.delivery_problems),
+                   expected="every promised integration delivered, to its channel or address, showing the alert, "
+                            "its severity, its summary and its runbook link; every incident resolved; no failed "
+                            "notification in Alertmanager",
+                   hint="check the receivers and templates in the Alertmanager config against the runbook's "
+                        "Receivers table; a failed notification names the error Alertmanager logged")]
+
+
+VERDICTS: tuple[Verdict, ...] = (reached_only_its_receivers, not_repeated_early, delivered_as_promised)
 
 
 def judge(t: "Timeline", expect: "AlertExpectation") -> list[Broken]:

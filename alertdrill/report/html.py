@@ -35,13 +35,28 @@ def _drill_view(t: dict) -> dict:
         "label": label(t), "verdict": verdict(t), "chart": chart_svg(t),
         "events_rel": [{**e, "t": e["at"] - t0} for e in t["events"]],
         "notifications_rel": [{**n, "t": n["at"] - t0} for n in t["notifications"]],
+        "deliveries_rel": [{**n, "t": n["at"] - t0, "lines": _shown_lines(n.get("shown") or {})}
+                           for n in t.get("deliveries") or []],
         "investigations": [p for p in phases if p["kind"] == "investigate"],
         "invariants": [p for p in phases if p["kind"] == "invariant"],
         "phases_view": phases,
     }
 
 
-def render_html(timelines: list[dict], *, title: str = "alertdrill report", trends: dict | None = None) -> str:
+def _shown_lines(shown: dict) -> list[tuple[str, str]]:
+    """A delivery as its reader saw it, field by field (links by their address)."""
+    out = []
+    for key, value in shown.items():
+        if key == "links":
+            value = " ".join(str(v.get("href", v)) if isinstance(v, dict) else str(v) for v in value or [])
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value))
+        out.append((key.replace("_", " "), str(value)))
+    return out
+
+
+def render_html(timelines: list[dict], *, title: str = "alertdrill report", trends: dict | None = None,
+                actions: list | None = None) -> str:
     """The report of `timelines` (dicts as loaded by alertdrill.report.load); `trends` maps an alert's
     label to its history chart (alertdrill.report.history.trend_svgs)."""
     drills = [_drill_view(t) for t in timelines]
@@ -50,6 +65,7 @@ def render_html(timelines: list[dict], *, title: str = "alertdrill report", tren
         counts[d["verdict"]] = counts.get(d["verdict"], 0) + 1
     return _env().get_template("report.html.j2").render(
         title=title, drills=drills, counts=counts, trends=trends or {}, floors=FLOORS, notices=noise.LEGEND,
+        actions=actions or [],
         generated=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         started=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(min(started_at(t) for t in timelines)))
         if timelines else "-")

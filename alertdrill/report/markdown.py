@@ -8,7 +8,18 @@ from alertdrill.report.load import figures, label, ratio, seconds, verdict
 ICONS = {"passed": "✅", "caught": "✅", "failed": "❌", "MISSED": "❌", "aborted": "⏹"}
 
 
-def summary_markdown(timelines: list[dict]) -> str:
+def actions_line(actions: list | None) -> str:
+    """How many of the runbook's remediation actions this run drilled, and which were only checked."""
+    if not actions:
+        return ""
+    drilled = [a for a in actions if a.drilled]
+    troubled = [a for a in actions if a.problems]
+    line = (f"runbook actions: {len(drilled)} of {len(actions)} drilled, {len(actions) - len(drilled)} checked "
+            "statically (they parse, their programs exist, they act on the services their section looks at)")
+    return line + "".join(f"\n- **{a.alert}: {a.title or a.commands[0]}**: {'; '.join(a.problems)}" for a in troubled)
+
+
+def summary_markdown(timelines: list[dict], actions: list | None = None) -> str:
     lines = ["## alertdrill summary", "",
              "| alert | verdict | remediation | time to fire | floor | ratio | time to mitigate | time to resolve "
              "| floor | ratio | notices |",
@@ -26,4 +37,6 @@ def summary_markdown(timelines: list[dict]) -> str:
         lines += ["", f"**{label(t)}** {verdict(t)}: {first}"]
     factors = sorted({f"x{t.get('factor', 0):g}" for t in timelines})
     lines += ["", f"time compression {', '.join(factors)}; {FLOORS}", "", noise.LEGEND]
+    if actions:
+        lines += ["", actions_line(actions)]
     return "\n".join(lines) + "\n"

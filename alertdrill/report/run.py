@@ -31,15 +31,33 @@ def junit_properties(timeline) -> list[tuple[str, str]]:
     return props
 
 
+def runbook_actions(dicts: list[dict]):
+    """Every remediation action of the configured runbook: drilled when a drill of this run that passed
+    applied it (alertdrill.runbook.actions), else checked statically; None without a readable runbook."""
+    from alertdrill.config import current
+    from alertdrill.runbook.actions import action_report
+    from alertdrill.runbook.parse import parse_runbook
+
+    try:
+        conf = current()
+        runbook = parse_runbook(conf.runbook)
+    except Exception:  # noqa: BLE001 (a report without this table rather than no report)
+        return None
+    drilled = {(t["alert"], a["name"]) for t in dicts if t.get("outcome") == "passed"
+               and not t.get("broken_on_purpose") for a in t.get("actions") or []}
+    return action_report(runbook, drilled, conf.services)
+
+
 def write_run_report(timelines: list, directory: Path, history: dict | None = None) -> tuple[Path, Path]:
     """report.html and summary.md of this run's drills in `directory`; the summary is also appended to
     $GITHUB_STEP_SUMMARY when set (a CI job's summary page)."""
     from alertdrill.report.history import trend_svgs
 
     dicts = [as_report_dict(t) for t in timelines]
-    html = write_html(dicts, Path(directory) / "report.html", trends=trend_svgs(history or {}, dicts))
+    actions = runbook_actions(dicts)
+    html = write_html(dicts, Path(directory) / "report.html", trends=trend_svgs(history or {}, dicts), actions=actions)
     md = Path(directory) / "summary.md"
-    text = summary_markdown(dicts)
+    text = summary_markdown(dicts, actions=actions)
     md.write_text(text)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:

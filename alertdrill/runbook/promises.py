@@ -81,6 +81,14 @@ class AlertPromise:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """One way a receiver reaches people (the runbook's Receivers table): an integration (pagerduty,
+    slack, email, webhook, ...) and where it goes (a channel, an address; free text for a service)."""
+    integration: str
+    to: str
+
+
+@dataclass(frozen=True)
 class RouteTimers:
     group_wait_ms: int
     group_interval_ms: int
@@ -97,6 +105,8 @@ class Promises:
     severities: dict[str, str] = field(default_factory=dict)  # severity -> response time
     group_by: tuple[str, ...] = ()  # the labels notices are grouped by
     paged: frozenset[str] = PAGED_BY_DEFAULT  # the severities that page someone
+    # receiver -> how it reaches people; empty when the runbook's Receivers table names no integration
+    deliveries: dict[str, tuple[Delivery, ...]] = field(default_factory=dict)
 
     def alert(self, name: str) -> AlertPromise:
         try:
@@ -187,7 +197,16 @@ def parse_promises(runbook: Runbook) -> Promises:
     return Promises(alerts=alerts, timers=timers, scrape_ms=stages["scrape"],
                     evaluation_ms=stages["rule evaluation"], source=source, severities=severities,
                     group_by=tuple(x.strip() for x in grouping.get("group by", "").split(",") if x.strip()),
-                    paged=_paged(levels))
+                    paged=_paged(levels), deliveries=_deliveries(found.get("Receivers", [])))
+
+
+def _deliveries(rows: list[dict[str, str]]) -> dict[str, tuple[Delivery, ...]]:
+    """The Receivers table's rows that name an integration: receiver -> its deliveries, in table order."""
+    out: dict[str, list[Delivery]] = {}
+    for r in rows:
+        if r.get("receiver") and r.get("integration"):
+            out.setdefault(r["receiver"], []).append(Delivery(r["integration"].strip().lower(), r.get("to", "").strip()))
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _paged(levels: list[dict[str, str]]) -> frozenset[str]:

@@ -7,6 +7,8 @@ target (docs/kubernetes.md) is another module implementing the same methods, not
     stop(service)        docker compose stop                  kubectl scale deploy/<s> --replicas=0
     restart(service)     docker compose restart               kubectl rollout restart deploy/<s>
     kill(service, sig)   docker kill --signal                 kubectl delete pod -l app=<s> --grace-period=0
+    remove(service)      docker compose rm --stop --force     kubectl delete deploy/<s>
+    create(service)      docker compose up -d --no-deps       kubectl apply -f <its manifest>
     exec(service, cmd)   docker exec                          kubectl exec deploy/<s> -- cmd
     exec_detached(...)   docker exec -d                       kubectl exec deploy/<s> -- cmd & (a job)
     read_file(s, path)   cat in the container                 kubectl exec ... cat (or the ConfigMap)
@@ -51,6 +53,10 @@ class StackControl(Protocol):
     def restart(self, service: str) -> None: ...
 
     def kill(self, service: str, signal: str = "SIGKILL") -> None: ...
+
+    def remove(self, service: str) -> None: ...  # the container gone, not just stopped
+
+    def create(self, service: str) -> None: ...  # created and started again, as its definition says
 
     def exec(self, service: str, cmd: list[str] | str) -> tuple[int, str]: ...
 

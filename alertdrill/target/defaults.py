@@ -14,6 +14,7 @@ PORT_DEFAULTS = {
     "SIGNAL_GENERATOR_PORT": 8001,
     "VENDOR_PORT": 8081,
     "ALERT_SINK_PORT": 9095,
+    "ALERT_SINK_SMTP_PORT": 9025,  # the sink's SMTP receiver: Alertmanager's mail in a drill
     "POSTGRES_PORT": 5432,
     "REDIS_PORT": 6379,
     "TOXIPROXY_PORT": 8474,

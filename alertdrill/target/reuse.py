@@ -18,7 +18,9 @@ from alertdrill.errors import StackError
 from alertdrill.target.clients import AlertmanagerClient, PrometheusClient
 
 MOUNTS = {"prometheus": ("ALERTDRILL_RULES_DIR", "/etc/prometheus/rules"),
-          "alertmanager": ("ALERTDRILL_ALERTMANAGER_DIR", "/etc/alertmanager/src")}
+          "alertmanager": ("ALERTDRILL_ALERTMANAGER_DIR", "/etc/alertmanager/src"),
+          # the sink reads the same copy: the routing key it accepts, who mails whom
+          "alert-sink": ("ALERTDRILL_ALERTMANAGER_DIR", "/etc/alertmanager/src")}
 PROMETHEUS_ENV = ("SCRAPE_INTERVAL", "SCRAPE_TIMEOUT", "EVAL_INTERVAL", "RESEND_DELAY")
 
 

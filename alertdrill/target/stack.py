@@ -209,6 +209,13 @@ class Stack:
     def start(self, service: str) -> None:
         self.compose("start", service)
 
+    def remove(self, service: str) -> None:
+        # Its anonymous volumes too (-v): a container gone leaves nothing behind to come back with.
+        self.compose("rm", "--stop", "--force", "-v", service)
+
+    def create(self, service: str) -> None:
+        self.compose("up", "-d", "--no-deps", "--no-build", service)
+
     # -- state -------------------------------------------------------------------------------
     def status(self) -> list[ServiceStatus]:
         proc = self.compose("ps", "--all", "--format", "json", check=False)

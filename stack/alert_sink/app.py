@@ -1,16 +1,24 @@
-"""Alert sink: records every Alertmanager webhook notification, per receiver, for the drills to assert on.
+"""Alert sink: stands in for every service Alertmanager notifies in a drill (PagerDuty, Slack, the mail
+server, any other integration, and a plain webhook), speaks each protocol as the real service does (and
+refuses what it refuses), and keeps what arrived per receiver for the drills to assert on.
 
-Alertmanager has one webhook_config per receiver pointing at http://127.0.0.1:9095/hook/<receiver name>.
-POST /hook/{receiver}      store one record per alert of an Alertmanager (version "4") webhook payload
-GET  /notifications        ?receiver=&alertname=&status=&severity=&since=<unix float> -> {"notifications": [...]}
-GET  /receivers            counts per receiver
-DELETE /notifications      clear everything (drills reset between scenarios)
+POST /hook/{receiver}                          Alertmanager webhook (version "4"), webhook.py
+POST /pagerduty/{receiver}/v2/enqueue          PagerDuty Events API v2, pagerduty.py
+POST /slack/{receiver}[/...]                   Slack incoming webhook, slack.py
+SMTP 127.0.0.1:$ALERT_SINK_SMTP_PORT           mail, mail.py (receiver from mail-receivers.json)
+POST /raw/{receiver}/{integration}[/...]       any other integration: the body kept as is
+GET  /notifications   ?receiver=&alertname=&status=&severity=&integration=&since=<unix> -> one record per alert
+GET  /deliveries      ?receiver=&integration=&since=<unix> -> one entry per delivery (event, post, mail, call)
+GET  /receivers       counts per receiver
+DELETE /notifications clear records and deliveries (drills reset between scenarios)
 GET  /health
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import itertools
 import json
 import logging
@@ -19,13 +27,15 @@ import sys
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Optional
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from . import mail, pagerduty, slack, webhook
+from .delivery import Delivery
 
 MAX_NOTIFICATIONS = int(os.environ.get("ALERT_SINK_MAX_NOTIFICATIONS", "10000"))
-STATUSES = ("firing", "resolved")
 
 
 def _utc_iso(ts: float) -> str:
@@ -46,134 +56,133 @@ if not log.handlers:
     log.propagate = False
 
 
-class InvalidPayload(ValueError):
-    pass
-
-
-def _str_dict(value: Any, what: str) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidPayload(f"{what} must be an object")
-    return {str(k): v if isinstance(v, str) else str(v) for k, v in value.items()}
-
-
-def validate(payload: Any) -> list[dict]:
-    """Check the Alertmanager webhook shape; return the alerts list. Raises InvalidPayload with a reason."""
-    if not isinstance(payload, dict):
-        raise InvalidPayload("payload must be a JSON object")
-    version = payload.get("version")
-    if version != "4":
-        raise InvalidPayload(f'unsupported or missing "version" {version!r} (expected "4")')
-    if payload.get("status") not in STATUSES:
-        raise InvalidPayload(f'"status" must be "firing" or "resolved", got {payload.get("status")!r}')
-    alerts = payload.get("alerts")
-    if not isinstance(alerts, list):
-        raise InvalidPayload('"alerts" must be a list')
-    for i, alert in enumerate(alerts):
-        if not isinstance(alert, dict):
-            raise InvalidPayload(f"alerts[{i}] must be an object")
-        if not isinstance(alert.get("labels"), dict):
-            raise InvalidPayload(f"alerts[{i}].labels must be an object")
-        if alert.get("status", payload["status"]) not in STATUSES:
-            raise InvalidPayload(f"alerts[{i}].status must be firing or resolved, got {alert.get('status')!r}")
-        if alert.get("annotations") is not None and not isinstance(alert.get("annotations"), dict):
-            raise InvalidPayload(f"alerts[{i}].annotations must be an object")
-    for key in ("groupLabels", "commonLabels", "commonAnnotations"):
-        if payload.get(key) is not None and not isinstance(payload.get(key), dict):
-            raise InvalidPayload(f"{key} must be an object")
-    return alerts
+_UNREAD = {"status": "firing", "labels": {}, "annotations": {}}
 
 
 class Store:
+    """Records (one per alert) and deliveries (one per event, post, mail or call), each bounded to the
+    last `maxlen`. Thread-safe: mail arrives on the SMTP server's thread."""
+
     def __init__(self, maxlen: int) -> None:
         self._lock = threading.Lock()
         self._records: collections.deque[dict] = collections.deque(maxlen=maxlen)
-        self._seq = itertools.count(1)
-        self._webhooks: collections.Counter[str] = collections.Counter()
+        self._deliveries: collections.deque[dict] = collections.deque(maxlen=maxlen)
+        self._record_ids, self._delivery_ids = itertools.count(1), itertools.count(1)
 
-    def add(self, receiver: str, payload: dict, alerts: list[dict]) -> list[dict]:
+    def add(self, d: Delivery, whole_body: bool = False) -> list[dict]:
+        """The delivery entry and its records: one per alert, or with `whole_body` (alerts we cannot
+        read) one standing for the whole body, with no labels."""
         now = time.time()
-        group_status = payload["status"]
-        records = []
+        stamp = {"received_at": _utc_iso(now), "received_at_unix": now}
         with self._lock:
-            self._webhooks[receiver] += 1
-            for alert in alerts:
-                labels = _str_dict(alert.get("labels"), "labels")
-                rec = {
-                    "id": next(self._seq),
-                    "receiver": receiver,
-                    "payload_receiver": payload.get("receiver"),
-                    "status": alert.get("status") or group_status,
-                    "group_status": group_status,
-                    "alertname": labels.get("alertname"),
-                    "severity": labels.get("severity"),
-                    "labels": labels,
-                    "annotations": _str_dict(alert.get("annotations"), "annotations"),
-                    "startsAt": alert.get("startsAt"),
-                    "endsAt": alert.get("endsAt"),
-                    "generatorURL": alert.get("generatorURL"),
-                    "fingerprint": alert.get("fingerprint"),
-                    "groupKey": payload.get("groupKey"),
-                    "groupLabels": payload.get("groupLabels") or {},
-                    "externalURL": payload.get("externalURL"),
-                    "truncatedAlerts": payload.get("truncatedAlerts", 0),
-                    "received_at": _utc_iso(now),
-                    "received_at_unix": now,
-                }
-                self._records.append(rec)
-                records.append(rec)
+            names = sorted({a["labels"]["alertname"] for a in d.alerts if a["labels"].get("alertname")})
+            entry = {"id": next(self._delivery_ids), "receiver": d.receiver, "integration": d.integration,
+                     **stamp, "status": d.group_status, "alertnames": names, "seen": d.seen, **d.extra}
+            self._deliveries.append(entry)
+            alerts = [_UNREAD] if whole_body else d.alerts
+            records = [self._record(d, entry["id"], alert, stamp) for alert in alerts]
+            self._records.extend(records)
         return records
 
-    def query(self, receiver=None, alertname=None, status=None, severity=None, since=None) -> list[dict]:
+    def _record(self, d: Delivery, delivery_id: int, alert: dict, stamp: dict) -> dict:
+        labels = alert["labels"]
+        return {
+            "id": next(self._record_ids), "delivery_id": delivery_id, "receiver": d.receiver,
+            "integration": d.integration, "payload_receiver": None,
+            "status": alert["status"], "group_status": d.group_status,
+            "alertname": labels.get("alertname"), "severity": labels.get("severity"), "labels": labels,
+            "annotations": alert.get("annotations") or {}, "startsAt": alert.get("startsAt"),
+            "endsAt": alert.get("endsAt"), "generatorURL": alert.get("generatorURL"),
+            "fingerprint": alert.get("fingerprint"),
+            "groupKey": None, "groupLabels": {}, "externalURL": None, "truncatedAlerts": 0,
+            **d.context, **d.extra, "seen": d.seen, **stamp,
+        }
+
+    def query(self, receiver=None, alertname=None, status=None, severity=None, integration=None,
+              since=None) -> list[dict]:
         with self._lock:
             items = list(self._records)
-        out = []
-        for r in items:
-            if receiver is not None and r["receiver"] != receiver:
-                continue
-            if alertname is not None and r["alertname"] != alertname:
-                continue
-            if status is not None and r["status"] != status:
-                continue
-            if severity is not None and r["severity"] != severity:
-                continue
-            if since is not None and r["received_at_unix"] < since:
-                continue
-            out.append(r)
-        return out
+        want = {"receiver": receiver, "alertname": alertname, "status": status, "severity": severity,
+                "integration": integration}
+        return [r for r in items
+                if all(v is None or r[k] == v for k, v in want.items())
+                and (since is None or r["received_at_unix"] >= since)]
+
+    def deliveries(self, receiver=None, integration=None, since=None) -> list[dict]:
+        with self._lock:
+            items = list(self._deliveries)
+        return [d for d in items
+                if (receiver is None or d["receiver"] == receiver)
+                and (integration is None or d["integration"] == integration)
+                and (since is None or d["received_at_unix"] >= since)]
 
     def receivers(self) -> dict:
         with self._lock:
-            items = list(self._records)
-            webhooks = dict(self._webhooks)
+            items, deliveries = list(self._records), list(self._deliveries)
+
+        def blank() -> dict:
+            return {"notifications": 0, "firing": 0, "resolved": 0, "webhooks": 0, "deliveries": 0,
+                    "integrations": set(), "alertnames": set(), "last_received_at_unix": None}
+
         counts: dict[str, dict] = {}
         for r in items:
-            c = counts.setdefault(r["receiver"], {"notifications": 0, "firing": 0, "resolved": 0, "webhooks": 0,
-                                                  "alertnames": set(), "last_received_at_unix": None})
+            c = counts.setdefault(r["receiver"], blank())
             c["notifications"] += 1
             c[r["status"]] = c.get(r["status"], 0) + 1
             if r["alertname"]:
                 c["alertnames"].add(r["alertname"])
             c["last_received_at_unix"] = r["received_at_unix"]
-        for name, n in webhooks.items():
-            counts.setdefault(name, {"notifications": 0, "firing": 0, "resolved": 0, "webhooks": 0,
-                                     "alertnames": set(), "last_received_at_unix": None})["webhooks"] = n
+        for d in deliveries:
+            c = counts.setdefault(d["receiver"], blank())
+            c["deliveries"] += 1
+            c["webhooks"] += d["integration"] == "webhook"  # Alertmanager webhook calls, as before
+            c["integrations"].add(d["integration"])
         for c in counts.values():
-            c["alertnames"] = sorted(c["alertnames"])
+            c["alertnames"], c["integrations"] = sorted(c["alertnames"]), sorted(c["integrations"])
         return counts
 
     def clear(self) -> int:
         with self._lock:
             n = len(self._records)
             self._records.clear()
-            self._webhooks.clear()
+            self._deliveries.clear()
         return n
 
 
 store = Store(MAX_NOTIFICATIONS)
-app = FastAPI(title="alert-sink", docs_url=None, redoc_url=None, openapi_url=None)
+incidents = pagerduty.Incidents(MAX_NOTIFICATIONS)
 
+
+def _stored(d: Delivery) -> list[dict]:
+    records = store.add(d)
+    log.info("delivery receiver=%s integration=%s status=%s alerts=%d%s", d.receiver, d.integration,
+             d.group_status, len(d.alerts), "".join(f" {k}={v}" for k, v in d.extra.items()))
+    for r in records:
+        log.info("notification receiver=%s status=%s alertname=%s severity=%s fingerprint=%s groupKey=%s "
+                 "integration=%s", r["receiver"], r["status"], r["alertname"], r["severity"], r["fingerprint"],
+                 r["groupKey"], r["integration"])
+    return records
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_app: FastAPI):
+    """The SMTP receiver lives as long as the app, when ALERT_SINK_SMTP_PORT names its port."""
+    port = os.environ.get("ALERT_SINK_SMTP_PORT")
+    smtp = mail.controller(int(port), _stored) if port else None
+    if smtp is not None:
+        await asyncio.to_thread(smtp.start)
+        log.info("smtp listening on 127.0.0.1:%s", port)
+    try:
+        yield
+    finally:
+        if smtp is not None:
+            await asyncio.to_thread(smtp.stop)
+
+
+app = FastAPI(title="alert-sink", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+
+
+# --- Alertmanager webhook ---------------------------------------------------------------------------
 
 def _bad(reason: str) -> JSONResponse:
     return JSONResponse(status_code=400, content={"error": "invalid alertmanager webhook payload", "reason": reason})
@@ -184,21 +193,18 @@ async def _receive(receiver: str, request: Request) -> JSONResponse:
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        log.warning("rejected receiver=%s reason=invalid JSON (%s)", receiver, exc)
+        log.warning("rejected receiver=%s integration=webhook reason=invalid JSON (%s)", receiver, exc)
         return _bad(f"body is not valid JSON: {exc}")
     try:
-        alerts = validate(payload)
-    except InvalidPayload as exc:
-        log.warning("rejected receiver=%s reason=%s", receiver, exc)
+        webhook.validate(payload)
+    except webhook.InvalidPayload as exc:
+        log.warning("rejected receiver=%s integration=webhook reason=%s", receiver, exc)
         return _bad(str(exc))
     if not receiver:
         receiver = str(payload.get("receiver") or "")
         if not receiver:
             return _bad('no receiver in the path and no "receiver" in the payload')
-    records = store.add(receiver, payload, alerts)
-    for r in records:
-        log.info("notification receiver=%s status=%s alertname=%s severity=%s fingerprint=%s groupKey=%s",
-                 r["receiver"], r["status"], r["alertname"], r["severity"], r["fingerprint"], r["groupKey"])
+    records = _stored(webhook.delivery(receiver, payload))
     return JSONResponse({"stored": len(records), "receiver": receiver})
 
 
@@ -212,13 +218,70 @@ async def hook_without_receiver(request: Request) -> JSONResponse:
     return await _receive("", request)
 
 
+# --- PagerDuty, Slack, the rest ------------------------------------------------------------------------
+
+@app.post("/pagerduty/{receiver}/v2/enqueue")
+async def pagerduty_enqueue(receiver: str, request: Request) -> JSONResponse:
+    body = await request.body()
+    try:
+        event = json.loads(body)
+        errors = pagerduty.check(event)
+    except (ValueError, UnicodeDecodeError) as exc:
+        errors = [f"body is not JSON ({exc})"]
+    if errors:
+        log.warning("rejected receiver=%s integration=pagerduty reasons=%s", receiver, "; ".join(errors))
+        return JSONResponse(status_code=400, content={**pagerduty.INVALID, "errors": errors})
+    d = pagerduty.delivery(receiver, event, incidents)
+    _stored(d)
+    return JSONResponse(status_code=202, content={**pagerduty.ACCEPTED, "dedup_key": d.extra["dedup_key"]})
+
+
+@app.post("/slack/{receiver}")
+@app.post("/slack/{receiver}/{rest:path}")
+async def slack_post(receiver: str, request: Request, rest: str = "") -> PlainTextResponse:
+    try:
+        message = slack.check(await request.body())
+    except slack.Refused as exc:
+        log.warning("rejected receiver=%s integration=slack status=%d reason=%s", receiver, exc.status, exc)
+        return PlainTextResponse(exc.word, status_code=exc.status)
+    _stored(slack.delivery(receiver, message))
+    return PlainTextResponse("ok")
+
+
+@app.api_route("/raw/{receiver}/{integration}", methods=["POST", "PUT"])
+@app.api_route("/raw/{receiver}/{integration}/{rest:path}", methods=["POST", "PUT"])
+async def raw(receiver: str, integration: str, request: Request, rest: str = "") -> JSONResponse:
+    """An integration we do not speak (opsgenie, victorops, ...): Alertmanager appends its API path to
+    the URL; the body is kept as sent, one record, no alerts read from it."""
+    body = await request.body()
+    try:
+        kept = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        kept = body.decode("utf-8", errors="replace")
+    d = Delivery(receiver=receiver, integration=integration, alerts=[], status="firing",
+                 seen={"body": kept, "path": "/" + rest if rest else ""})
+    store.add(d, whole_body=True)
+    log.info("delivery receiver=%s integration=%s path=/%s (kept as sent, alerts not read)", receiver,
+             integration, rest)
+    return JSONResponse({})
+
+
+# --- Queries ---------------------------------------------------------------------------------------------
+
 @app.get("/notifications")
 async def notifications(receiver: Optional[str] = None, alertname: Optional[str] = None,
                         status: Optional[str] = None, severity: Optional[str] = None,
-                        since: Optional[float] = None) -> JSONResponse:
+                        integration: Optional[str] = None, since: Optional[float] = None) -> JSONResponse:
     items = store.query(receiver=receiver or None, alertname=alertname or None, status=status or None,
-                        severity=severity or None, since=since)
+                        severity=severity or None, integration=integration or None, since=since)
     return JSONResponse({"notifications": items, "count": len(items)})
+
+
+@app.get("/deliveries")
+async def deliveries(receiver: Optional[str] = None, integration: Optional[str] = None,
+                     since: Optional[float] = None) -> JSONResponse:
+    items = store.deliveries(receiver=receiver or None, integration=integration or None, since=since)
+    return JSONResponse({"deliveries": items, "count": len(items)})
 
 
 @app.get("/receivers")
@@ -235,4 +298,4 @@ async def clear() -> JSONResponse:
 
 @app.get("/health")
 async def health() -> dict:
-    return {"status": "ok", "service": "alert-sink"}
+    return {"status": "ok", "service": "alert-sink", "smtp_port": os.environ.get("ALERT_SINK_SMTP_PORT")}

@@ -27,10 +27,10 @@ def test_the_compose_stack_implements_the_target_interface_with_its_project_name
 def test_container_faults_use_the_target_not_docker():
     tree = ast.parse((ENGINE / "faults.py").read_text())
     classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
-    for name in ("KillContainer", "StopContainer", "RunawayQuery"):
+    for name in ("KillContainer", "StopContainer", "RemoveContainer", "RunawayQuery"):
         used = {f"{n.value.value.id}.{n.value.attr}" for n in ast.walk(classes[name])
                 if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Attribute)
-                and isinstance(n.value.value, ast.Name) and n.attr in ("kill", "exec", "state", "stop", "start")}
+                and isinstance(n.value.value, ast.Name) and n.attr in ("kill", "exec", "state", "stop", "start", "remove", "create")}
         assert "ctx.docker" not in used, f"{name} calls docker directly: {used}"
 
 

@@ -1,11 +1,12 @@
 """Deliberately broken alerting, to prove a drill goes red when the rules, the routing or the runbook
 are wrong.
 
-A `Breakage` edits one of the three: the rules or the routing in the drill copies the running stack
+A `Breakage` edits one of four: the rules, the routing or the notification templates in the drill copies the running stack
 mounts (then reloads Prometheus or Alertmanager, and always restores and reloads again on the way out:
 failure, timeout or Ctrl-C), or the runbook, as a copy the drill reads instead of the real one.
 
-A new breakage goes in the table of tests/drill/test_breakages.py: `Breakage.rules(...)`, `.routing(...)`, `.runbook(...)`.
+A new breakage goes in the table of tests/drill/test_breakages.py: `Breakage.rules(...)`, `.routing(...)`,
+`.template(...)`, `.runbook(...)`.
 """
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ Edit = Callable[[str], str]
 
 @dataclass(frozen=True)
 class Breakage:
-    kind: str  # rules | routing | runbook | both
+    kind: str  # rules | routing | template | runbook | both
     edit: Edit  # both: the two Breakages
     description: str
+    file: str = ""  # template: the template file's name, beside alertmanager.yml in templates/
 
     @classmethod
     def rules(cls, edit: Edit, description: str) -> "Breakage":
@@ -33,6 +35,11 @@ class Breakage:
     @classmethod
     def routing(cls, edit: Edit, description: str) -> "Breakage":
         return cls("routing", edit, description)
+
+    @classmethod
+    def template(cls, edit: Edit, description: str, file: str = "oncall.tmpl") -> "Breakage":
+        """An edit of a notification template: Alertmanager loads it on reload and runs it at each notice."""
+        return cls("template", edit, description, file)
 
     @classmethod
     def runbook(cls, edit: Edit, description: str) -> "Breakage":
@@ -59,8 +66,12 @@ class Breakage:
         elif self.kind == "routing":
             with _edited(_alertmanager_file(ctx), self.edit, lambda: _reload_alertmanager(ctx)):
                 yield ctx
+        elif self.kind == "template":
+            with _edited(_alertmanager_file(ctx).parent / "templates" / self.file, self.edit,
+                         lambda: _reload_alertmanager(ctx)):
+                yield ctx
         else:
-            raise ValueError(f"unknown breakage kind {self.kind!r}: valid kinds are rules, routing, runbook")
+            raise ValueError(f"unknown breakage kind {self.kind!r}: valid kinds are rules, routing, template, runbook")
 
 
 def _changed(original: str, mutated: str, what: str) -> str:
@@ -104,7 +115,7 @@ def _alertmanager_file(ctx: DrillContext) -> Path:
 
 
 def _reload_alertmanager(ctx: DrillContext) -> None:
-    # The container renders its config from the mounted copy (sink port), then reloads it.
+    # The container loads the mounted drill copy (render-config), then reloads it, templates included.
     code, out = ctx.stack.exec("alertmanager", ["render-config"])
     if code != 0:
         raise RuntimeError(f"render-config in alertmanager failed ({code}): {out.strip()[-300:]}")

@@ -11,7 +11,7 @@ import pytest
 
 from tests.drill.breakage import Breakage, drop_between, in_rule, replace
 from alertdrill.errors import (AlertNotFired, AlertNotResolved, FalseAlarm, InvariantViolated, InvestigationFailed,
-                               NotificationMissing, UnexpectedAlert)
+                               NotificationLate, NotificationMissing, UnexpectedAlert)
 
 from scenarios import (test_critical_api_latency, test_critical_error_rate, test_database_connection_pool_exhausted,
                        test_ea_poll_errors, test_high_api_latency, test_high_approval_rejection_rate,
@@ -69,6 +69,12 @@ CASES = [
                                   "docker compose -f docker-compose.test.yml restart backend", count=-1),
                           "the runbook restarts the backend, which does not bring a dead Redis back"),
          AlertNotResolved, "RedisDisconnected kept firing"),
+    # The runbook's other action for the same alert, drilled in its own situation (the container gone).
+    Case("RedisDisconnected-container-gone-action-restarts-the-backend", test_redis_disconnected,
+         Breakage.runbook(replace("docker compose -f docker-compose.test.yml up -d redis",
+                                  "docker compose -f docker-compose.test.yml restart backend"),
+                          "the 'container gone' action restarts the backend, which cannot create Redis"),
+         AlertNotResolved, "RedisDisconnected kept firing", {"situation": "container_gone"}),
     # Two promises broken at once, and the failure names both: the one that stopped the drill (the cause
     # stayed) and what the recorded notices show (someone paged who should not be).
     Case("RedisDisconnected-manager-paged-and-remediation-restarts-backend", test_redis_disconnected,
@@ -92,6 +98,21 @@ CASES = [
          Breakage.rules(_without_for("RedisDisconnected"), "RedisDisconnected without its `for`: it fires at once"),
          AlertNotFired, r"RedisDisconnected fired .*s after its condition began to hold, sooner than the "
                         r"runbook's `for`"),
+    # Late on the way back is broken too: the resolved notice is due scrape + evaluation + the runbook's
+    # group_interval after the value is healthy again, whatever the config under test says.
+    Case("RedisDisconnected-keeps-firing-after-its-condition", test_redis_disconnected,
+         Breakage.rules(in_rule("RedisDisconnected", "    for: 2s\n", "    for: 2s\n    keep_firing_for: 20s\n"),
+                        "keep_firing_for: 10m (20 s at x30): the page stays up after Redis is back"),
+         NotificationLate, r"resolved notice reached .* after the watched value was healthy again"),
+    Case("RedisDisconnected-group-interval-quadrupled", test_redis_disconnected,
+         Breakage.routing(replace("  group_interval: 10s\n", "  group_interval: 40s\n"),
+                          "group_interval 5m -> 20m: the resolved notice comes up to 20 minutes late"),
+         NotificationLate, r"resolved notice reached .* later than the runbook promises"),
+    # The runbook and the rule disagree on the threshold: the alert fires on a value the runbook calls healthy.
+    Case("RedisDisconnected-runbook-threshold-drifted", test_redis_disconnected,
+         Breakage.runbook(replace("| `== 0` | | `1m` |", "| `< 0` | | `1m` |"),
+                          "the runbook's threshold edited away from the rule's"),
+         AlertNotFired, r"never met the runbook's condition \(< 0\)"),
     Case("RedisDisconnected-runbook-link-to-another-document", test_redis_disconnected,
          Breakage.rules(in_rule("RedisDisconnected", "docs/runbook.md#", "docs/runbook-2025.md#"),
                         "the page links the right anchor of an old copy of the runbook"),
@@ -103,6 +124,32 @@ CASES = [
                                 "    labels:\n      severity: warning\n  - alert: RedisDisconnected\n"),
                         "a new warning rule on the same symptom notifies on-call a second time"),
          UnexpectedAlert, "warning alert RedisFlapping"),
+    # What the person on call receives (the runbook's Receivers table), each through production's own
+    # integrations and templates, delivered to receivers that refuse what the real services refuse.
+    Case("RedisDisconnected-routing-key-of-another-service", test_redis_disconnected,
+         Breakage.routing(replace("routing_key_file: /etc/alertmanager/src/secrets/pagerduty-routing-key",
+                                  "routing_key: 0f1e2d3c4b5a69788796a5b4c3d2e1f0"),
+                          "pages go to another team's PagerDuty service"),
+         NotificationMissing, r"Alertmanager failed \d+ pagerduty notification"),
+    Case("RedisDisconnected-slack-channel-typo", test_redis_disconnected,
+         Breakage.routing(replace("channel: '#oncall-alerts'", "channel: '#oncal-alerts'"), "#oncal-alerts"),
+         NotificationMissing, r"Alertmanager failed \d+ slack notification(.|\n)*channel_not_found"),
+    Case("RedisDisconnected-template-reads-a-missing-annotation", test_redis_disconnected,
+         Breakage.template(replace(".Annotations.summary", ".Annotations.sumary"),
+                           "the notices' headline reads an annotation no rule has: it renders empty"),
+         NotificationMissing, r"the summary .* is not shown"),
+    Case("RedisDisconnected-template-calls-a-missing-template", test_redis_disconnected,
+         Breakage.template(replace('{{ template "oncall.what" . }}{{ end }}\n\n{{ define "oncall.alert_list" }}',
+                                   '{{ template "oncall.wat" . }}{{ end }}\n\n{{ define "oncall.alert_list" }}'),
+                           "the summary template calls one that does not exist: every notice using it fails"),
+         NotificationMissing, r"Alertmanager failed \d+ (pagerduty|email|slack) notification"),
+    Case("RedisDisconnected-pagerduty-never-resolves", test_redis_disconnected,
+         Breakage.routing(replace("pagerduty-routing-key\n    send_resolved: true", "pagerduty-routing-key\n"
+                                  "    send_resolved: false"), "PagerDuty incidents stay open"),
+         AlertNotResolved, r"resolved notice did not reach \['pagerduty by pagerduty'\]"),
+    Case("RedisDisconnected-mail-to-the-wrong-address", test_redis_disconnected,
+         Breakage.routing(replace("to: oncall@example.com", "to: oncall@example.org"), "mail to example.org"),
+         NotificationMissing, r"pagerduty: no email notice"),
     # API health.
     Case("HighAPILatency-threshold-moved", test_high_api_latency,
          Breakage.rules(in_rule("HighAPILatency", ") > 1", ") > 30"), "1 s moved to 30 s"),

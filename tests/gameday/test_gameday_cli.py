@@ -55,3 +55,10 @@ def test_a_plan_neither_reuses_nor_starts_anything():
 def test_an_unknown_alert_names_the_valid_ones():
     with pytest.raises(ConfigError, match="no drill for Nope: the runbook's alerts are .*RedisDisconnected"):
         parse("Nope")
+
+
+def test_one_situation_of_an_alert():
+    args = parse("RedisDisconnected[container_gone]", "HighErrorRate")
+    assert args[1:3] == ["-k", "(test_RedisDisconnected and container_gone) or test_HighErrorRate"]
+    with pytest.raises(ConfigError, match=r"no drill for Redis\[x\]: .* as ALERT\[situation\]"):
+        parse("Redis[x]")

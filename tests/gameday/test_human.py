@@ -21,7 +21,7 @@ from alertdrill.project import PROJECT_ROOT
 pytestmark = pytest.mark.drill
 
 PERSON = Path(__file__).with_name("person.py")
-STEM = "test_RedisDisconnected"
+STEM = "test_RedisDisconnected_crashed_"  # the timeline file of test_RedisDisconnected[crashed]
 # The drill's maximum duration when nobody answers: room for steady state (about 3 s after a drill that
 # passed, 7-14 s after one that failed while its alert's window drains) and RedisDisconnected firing
 # (about 5 s at x30), so the abort comes while the drill waits for a person.
@@ -32,7 +32,7 @@ class Gameday:
     """`alertdrill gameday ...` in a process of its own; every line it prints is kept and handed on."""
 
     def __init__(self, artifacts: Path, *options: str, tell=None) -> None:
-        cmd = [sys.executable, "-m", "alertdrill.cli", "gameday", "RedisDisconnected", "--remediate", "human",
+        cmd = [sys.executable, "-m", "alertdrill.cli", "gameday", "RedisDisconnected[crashed]", "--remediate", "human",
                "--factor", "30", *options, "--", f"--drill-artifacts={artifacts}", "--drill-history=none"]
         self.artifacts, self.lines, self.tell = artifacts, [], tell
         self.proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -37,11 +37,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def uvicorn_app(app: str, workdir: Path, *, health: str = "/health", timeout: float = 10.0
-                ) -> Iterator[tuple[httpx.Client, Path]]:
-    """`app` (e.g. "vendor.app:app") on a free port; yields a client on it and the server's log file."""
+def uvicorn_app(app: str, workdir: Path, *, health: str = "/health", timeout: float = 10.0,
+                env: dict[str, str] | None = None) -> Iterator[tuple[httpx.Client, Path]]:
+    """`app` (e.g. "vendor.app:app") on a free port, with `env` added to the environment; yields a client on
+    it and the server's log file."""
     port, log_path = free_port(), workdir / f"{app.split('.')[0]}.log"
-    env = dict(os.environ, PYTHONPATH=str(STACK), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, **(env or {}), PYTHONPATH=str(STACK), PYTHONUNBUFFERED="1")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)],
                                 cwd=str(STACK), env=env, stdout=log, stderr=subprocess.STDOUT)

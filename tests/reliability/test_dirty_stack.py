@@ -11,6 +11,8 @@ import textwrap
 import pytest
 
 from alertdrill.config import current as current_config
+from alertdrill.target.preflight import locust_processes
+from alertdrill.wait import until
 from alertdrill.target import lane as lanes
 from alertdrill.target.clients import ToxiproxyClient
 from alertdrill.target.clients.docker import DockerClient
@@ -48,9 +50,15 @@ def _dirty(tmp_path):
     run_dir = current_config().state_dir / "load" / "left-behind"
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "idle.py").write_text(IDLE_LOCUSTFILE)
-    return subprocess.Popen([sys.executable, "-m", "locust", "-f", "idle.py", "--headless", "-u", "1", "-r", "1",
-                             "--run-time", "600s", "--host", "http://127.0.0.1:9"], cwd=run_dir,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    stray = subprocess.Popen([sys.executable, "-m", "locust", "-f", "idle.py", "--headless", "-u", "1", "-r", "1",
+                              "--run-time", "600s", "--host", "http://127.0.0.1:9"], cwd=run_dir,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    # Dirty means the stray process is there to be found: on a loaded machine its /proc entry (cmdline,
+    # cwd) can lag the spawn, and the check below would count three leftovers instead of four.
+    seen = until(lambda: any(p.pid == stray.pid for p in locust_processes(current_config().state_dir)), 15,
+                 poll=0.2, on_timeout=lambda: None)
+    assert seen or stray.poll() is not None, "the stray Locust process never showed in the process table"
+    return stray
 
 
 def test_a_dirty_stack_is_reset_before_the_first_drill(running_stack, tmp_path):

@@ -205,3 +205,23 @@ def test_threshold_sides(text, value, healthy):
 
 def test_an_unreadable_threshold_draws_no_line():
     assert Threshold.read("rises sharply") is None
+
+
+def test_the_report_shows_each_notification_as_a_person_received_it(tmp_path):
+    t = a_timeline()
+    t.deliveries += [
+        {"receiver": "pagerduty", "integration": "pagerduty", "status": "firing", "at": 106.0, "dedup_key": "4f2a9c",
+         "shown": {"summary": "[FIRING:1] RedisDisconnected (critical): Backend cannot reach Redis",
+                   "severity": "critical", "links": [{"href": "https://x/docs/runbook.md#redisdisconnected"}]}},
+        {"receiver": "slack-oncall-alerts", "integration": "slack", "status": "firing", "at": 106.2,
+         "shown": {"channel": "#oncall-alerts", "title": "[FIRING:1] RedisDisconnected (critical)"}},
+        {"receiver": "pagerduty", "integration": "email", "status": "firing", "at": 106.1,
+         "shown": {"rcpt_tos": ["oncall@example.com"], "subject": "[FIRING:1] RedisDisconnected (critical)"}}]
+    t.delivery_problems = ["pagerduty: the PagerDuty incident 4f2a9c was never resolved"]
+    path = t.write(tmp_path)
+    jsonschema.validate(json.loads(path.read_text()), SCHEMA)
+    html = render_html([as_report_dict(t)])
+    assert "what people received" in html
+    for seen in ("Backend cannot reach Redis", "https://x/docs/runbook.md#redisdisconnected", "channel: #oncall-alerts",
+                 "rcpt tos: oncall@example.com", "incident 4f2a9c", "was never resolved"):
+        assert seen in html, seen

@@ -6,6 +6,7 @@ import pytest
 
 import rulekit
 from alertdrill.runbook.parse import parse_runbook
+from alertdrill.runbook.promises import parse_promises
 from alertdrill.alerting.durations import parse_ms as parse_duration
 
 EXPECTED_ALERTS = list(rulekit.load_expected()["alerts"])
@@ -56,13 +57,26 @@ def test_runbook_urls_point_at_existing_headings(rules):
         assert runbook_link_problems(rule["annotations"]["runbook_url"], name, rb) == []
 
 
-def test_receivers_are_sink_webhooks_with_send_resolved(am, expected):
+def test_receivers_are_the_runbooks_integrations_with_send_resolved(am, expected):
+    """Production's receivers reach people as the runbook's Receivers table says: PagerDuty, Slack and mail,
+    to its channels and address, each sending the resolve too, and no webhook to the alert sink (drills
+    redirect the real integrations, alertdrill.alerting.delivery)."""
+    promised = parse_promises(parse_runbook(rulekit.RUNBOOK)).deliveries
     receivers = {r["name"]: r for r in am["receivers"]}
-    assert set(receivers) == set(expected["receivers"])
-    for name, url in expected["receivers"].items():
-        hooks = receivers[name].get("webhook_configs") or []
-        assert [h["url"] for h in hooks] == [url], name
-        assert all(h.get("send_resolved") is True for h in hooks), f"{name}: send_resolved must be true"
+    assert set(receivers) == set(expected["receivers"]) == set(promised)
+    for name, deliveries in promised.items():
+        got = {k.removesuffix("_configs"): v for k, v in receivers[name].items() if k.endswith("_configs")}
+        assert sorted(got) == sorted(d.integration for d in deliveries), name
+        for want in deliveries:
+            configs = got[want.integration]
+            assert all(c.get("send_resolved") is True for c in configs), f"{name} {want.integration}: send_resolved"
+            if want.integration == "slack":
+                assert [c["channel"] for c in configs] == [want.to], name
+            if want.integration == "email":
+                assert [c["to"] for c in configs] == [want.to], name
+            if want.integration == "pagerduty":
+                assert [c["routing_key_file"] for c in configs] == [expected["pagerduty_routing_key_file"]], name
+    assert "9095" not in rulekit.ALERTMANAGER.read_text(), "production routes to the alert sink"
 
 
 def test_production_timers_and_grouping(am):

@@ -18,9 +18,15 @@ class Notification:
     # The alert's endsAt: for a resolved notice, when Prometheus saw it end (Alertmanager stops treating
     # it as active, e.g. as an inhibition source, from then on); None while it fires.
     ends_at: float | None = None
+    # How it reached people: the integration (pagerduty, slack, email, webhook, ...) and what its
+    # delivery showed (the page's summary, the message's channel and text, the mail's subject, ...).
+    integration: str = "webhook"
+    seen: dict = field(default_factory=dict)
+    dedup_key: str | None = None  # PagerDuty's incident key: a resolve must carry the trigger's
 
     def describe(self) -> str:
-        return f"{self.receiver}: {self.alertname} {self.status} at {self.received_at:.1f}"
+        via = f" by {self.integration}" if self.integration != "webhook" else ""
+        return f"{self.receiver}{via}: {self.alertname} {self.status} at {self.received_at:.1f}"
 
 
 class SinkClient(HttpApi):
@@ -40,6 +46,9 @@ class SinkClient(HttpApi):
                 annotations=n.get("annotations") or {},
                 received_at=float(n["received_at_unix"] if "received_at_unix" in n else n["received_at"]),
                 ends_at=epoch(n.get("endsAt")),
+                integration=n.get("integration") or "webhook",
+                seen=n.get("seen") or {},
+                dedup_key=n.get("dedup_key"),
             )
             for n in resp.json()["notifications"]
         ]
