@@ -11,13 +11,14 @@ from alertdrill.errors import require
 from alertdrill.load.locust import LocustLoad
 
 
-def dashboard_load(ctx, *, users: int, tasks: str, wait: float, run_time: float = 300, name: str = "") -> LocustLoad:
+def dashboard_load(ctx, *, users: int, tasks: str, wait: float, run_time: float = 300, name: str = "",
+                   arrive_over: float = 4.0) -> LocustLoad:
     """Traders with the dashboard open (locustfiles/dashboard.py), aimed at some of its routes. They arrive
     over about 4 s, not all in one: arriving together (up to twenty logins, each an scrypt hash, while
     Locust starts them) they took /signals past 1 s, HighAPILatency went pending in the warm-up of most
-    drills, and each then waited 4-6 s for a quiet baseline."""
+    drills, and each then waited 4-6 s for a quiet baseline. `arrive_over`: the seconds they take to arrive."""
     return LocustLoad("locustfiles/dashboard.py", host=ctx.endpoints.backend, users=users,
-                      spawn_rate=max(1.0, users / 4), run_time=run_time, env={"DASHBOARD_TASKS": tasks, "DASHBOARD_WAIT": str(wait)},
+                      spawn_rate=max(1.0, users / arrive_over), run_time=run_time, env={"DASHBOARD_TASKS": tasks, "DASHBOARD_WAIT": str(wait)},
                       name=name or f"dashboard-{tasks.replace(',', '+')}")
 
 

@@ -4,6 +4,11 @@ Toxiproxy disables the backend's path to Postgres: every request that needs the 
 503 once the pool gives up, well above 1 error/s. Runbook remediation "Network path to Postgres cut:
 restore the link, then check DB connectivity from the backend". Invariant: no write that was
 acknowledged was lost (payments, signals).
+
+A second endpoint shows the inhibition is per endpoint: a trader's settings page listing their devices
+(GET /devices, which nothing else calls during the drill; /signals would not do, the generator stores
+its signals there) at 0.5/s fails too, above HighErrorRate's 0.1/s and below CriticalErrorRate's 1/s,
+and that warning still reaches Slack while the critical alert of /approvals holds its own twin back.
 """
 from __future__ import annotations
 
@@ -13,20 +18,22 @@ import pytest
 
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.drill import Drill
-from alertdrill.engine.evidence import logs_show, wait_for, wait_inhibited
+from alertdrill.engine.evidence import logs_show, notified_elsewhere, wait_for, wait_inhibited
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import CutLink, EnvFileEdit
 from alertdrill.engine.invariants import inhibited_never_notified
 from alertdrill.engine.remediations import RunbookAction
+from alertdrill.load.paced import Paced
 
 from scenarios._common import dashboard_load, signal_list_served
-from scenarios.platform.client import generator_url
+from scenarios.platform.client import PlatformClient, generator_url
 from scenarios.platform.invariants import signals_stored_since, webhooks_exactly_once
 from scenarios.platform.traffic import CustomerTraffic
 
 pytestmark = pytest.mark.drill
 
 ENDPOINT = "/approvals"
+SECOND = "/devices"  # the warning-level endpoint: its HighErrorRate is not /approvals' to inhibit
 BACKEND_POOL_TIMEOUT_MS = 10_000  # DB_POOL_TIMEOUT in the backend's .env
 EXPECTATION = AlertExpectation.from_runbook(
     "CriticalErrorRate",
@@ -58,11 +65,16 @@ def run(d: Drill, ctx: DrillContext) -> None:
     d.inject(EnvFileEdit("backend", "backend/.env", {"DB_POOL_TIMEOUT": pool_timeout}))
     traffic = d.alongside(CustomerTraffic(ctx.endpoints.backend, period=1.0).start())
     d.workload(dashboard_load(ctx, users=20, tasks="approvals", wait=0.5), warmup=8)
+    readers = d.alongside(device_listings(ctx))
     d.inject(CutLink("postgres"))
     cut = time.time()
     d.expect_firing()
     d.investigate("HighErrorRate is inhibited for the endpoint",
                   lambda: wait_inhibited(ctx, "CriticalErrorRate", {"endpoint": ENDPOINT}))
+    d.investigate("HighErrorRate of /devices still reaches Slack (inhibited per endpoint only)", lambda: wait_for(
+        lambda: notified_elsewhere(ctx, "CriticalErrorRate", {"endpoint": SECOND}, cut),
+        ctx.timings.fire_deadline_s("HighErrorRate")))
+    d.end(readers)
     d.investigate("database errors in the backend log", lambda: wait_for(
         lambda: logs_show(ctx, "backend", cut - 5, "ERROR", "database"), 10))
     d.remediate(RunbookAction("CriticalErrorRate", "restore the link"))
@@ -80,6 +92,15 @@ def run(d: Drill, ctx: DrillContext) -> None:
                 lambda: webhooks_exactly_once(traffic.log, ctx.endpoints.postgres_dsn))
     d.invariant("every generated signal stored exactly once",
                 lambda: signals_stored_since(generator_url(ctx.endpoints), ctx.endpoints.postgres_dsn, began))
+
+
+def device_listings(ctx: DrillContext) -> Paced:
+    """A trader's settings page listing their devices at 0.5/s, logged in before the fault: once the database
+    is cut each listing fails (503), a steady 0.5 errors/s on /devices."""
+    client = PlatformClient(ctx.endpoints.backend, source_address="127.0.0.31")
+    client.login()
+    return Paced("device-listings", lambda _: str(client.devices().status_code), per_second=0.5, max_seconds=300,
+                 on_stop=client.close).start()
 
 
 def test_CriticalErrorRate(drill):

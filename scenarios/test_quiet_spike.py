@@ -1,9 +1,14 @@
 """Quiet: a traffic spike the platform has the capacity for.
 
-From no traffic to twenty traders with the dashboard open, each refreshing twice a second (about 40
-requests a second over the signal list, the approval queue and the market prices), arriving over four
+From no traffic to sixteen traders with the dashboard open, each refreshing twice a second (about 30
+requests a second over the signal list, the approval queue and the market prices), arriving over eight
 seconds: a market open. The latency, pool, error and rate-limit alerts have nothing to say; every
 request is answered.
+
+Sized for the capacity this stack has where it is drilled: two cores shared with a second lane's stack
+and its load. Twenty traders logging in within four seconds (an scrypt hash each) took a route's p95
+past 1 s there when the other lane was busy, and HighAPILatency rightly fired: that spike was beyond
+capacity, not benign.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from scenarios._quiet import SERVER_ERRORS
 pytestmark = pytest.mark.drill
 
 EXPECTATION = QuietExpectation(
-    noise="a traffic spike within capacity: 20 traders on the dashboard",
+    noise="a traffic spike within capacity: 16 traders on the dashboard",
     touches=("HighAPILatency", "CriticalAPILatency", "DatabaseConnectionPoolExhausted", "HighErrorRate",
              "CriticalErrorRate", "HighRateLimitRejections"),
     unmoved=SERVER_ERRORS,
@@ -28,7 +33,8 @@ EXPECTATION = QuietExpectation(
 def run(d: QuietDrill, ctx) -> None:
     d.steady_state()
     with d.quiet():
-        d.workload(dashboard_load(ctx, users=20, tasks="signals,approvals,market", wait=0.5, name="spike"))
+        d.workload(dashboard_load(ctx, users=16, tasks="signals,approvals,market", wait=0.5, name="spike",
+                                  arrive_over=8.0))
     stats = d.stop_workload()["spike"]
     d.invariant("every request of the spike was answered", lambda: all_answered(stats))
 

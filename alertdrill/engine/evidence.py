@@ -125,6 +125,30 @@ def wait_inhibited(ctx: "DrillContext", source: str, labels: dict[str, str], tim
     return found
 
 
+def notified_elsewhere(ctx: "DrillContext", source: str, labels: dict[str, str], since: float) -> str:
+    """An inhibition is scoped to its `equal` labels: each alert `source` inhibits, carrying another value
+    of them (`labels`, e.g. another endpoint), reached every receiver the runbook names for it since
+    `since`, while `source` fires. An inhibit rule whose `equal` was widened (or emptied) silences every
+    value, and this is where a drill sees it."""
+    shown = []
+    firing = [a for a in ctx.prometheus.alerts() if a.name == source and a.state == "firing"]
+    require_evidence(bool(firing), f"{source} is not firing: nothing to be inhibited by",
+                     expected=f"{source} firing", seen="inactive")
+    for inh in ctx.promises.alert(source).inhibits:
+        notes = [n for n in ctx.sink.notifications(alertname=inh.target, status="firing", since=since)
+                 if all(n.labels.get(k) == v for k, v in labels.items())]
+        want = set(ctx.promises.alert(inh.target).receivers)
+        got = {n.receiver for n in notes}
+        require_evidence(want <= got, f"{inh.target} {labels} did not reach {sorted(want - got)} while {source} "
+                                      f"fired for another {', '.join(inh.equal)}",
+                         expected=f"{inh.target} {labels} notified to {sorted(want)}: {source} inhibits it only "
+                                  f"for the same {', '.join(inh.equal)}",
+                         seen=f"notified: {sorted(got) or 'nobody'}; {source} firing: "
+                              f"{[a.labels for a in firing]}")
+        shown.append(f"{inh.target}{labels} reached {', '.join(sorted(got))}")
+    return "; ".join(shown) or f"{source} inhibits nothing"
+
+
 def runbook_command(ctx: "DrillContext", alert: str, contains: str, timeout: float = 30) -> str:
     """Run, as written, the runbook's investigation command for `alert` that contains `contains`, and
     return what it printed (stdout and stderr). Read-only commands only: the runbook's investigation is

@@ -57,6 +57,10 @@ class PlatformClient:
             self.login()
         return {"Authorization": f"Bearer {self.token}"}
 
+    def devices(self) -> httpx.Response:
+        """The trader's own EA devices (GET /api/v1/devices), as the dashboard's settings page lists them."""
+        return self._http.get("/api/v1/devices", headers=self._auth())
+
     def register_device(self) -> Device:
         resp = self._http.post("/api/v1/devices", headers=self._auth())
         resp.raise_for_status()

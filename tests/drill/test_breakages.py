@@ -162,6 +162,11 @@ CASES = [
          Breakage.routing(replace('alertname="HighErrorRate"', 'alertname="HighErrorRates"'),
                           "the inhibit rule's target matcher names no alert: the warning twin is sent too"),
          (InvestigationFailed, InvariantViolated), "not inhibited|reached a receiver"),
+    # The inhibition widened: `equal: [route]`, a label neither alert has, silences every endpoint's warning.
+    Case("CriticalErrorRate-inhibition-widened-to-every-endpoint", test_critical_error_rate,
+         Breakage.routing(replace("  equal:\n  - endpoint\n", "  equal:\n  - route\n"),
+                          "the error-rate inhibition's equal is [route]: one endpoint's critical silences all"),
+         InvestigationFailed, r"HighErrorRate \{'endpoint': '/devices'\} did not reach \['slack-oncall-alerts'\]"),
     Case("HighErrorRate-warning-to-pagerduty", test_high_error_rate,
          Breakage.routing(_last_slack_route_to_pagerduty, "the catch-all warning route pages instead"),
          NotificationMissing, "slack-oncall-alerts got no notification"),

@@ -8,7 +8,7 @@ import pytest
 
 from alertdrill.alerting.timings import Timings
 from alertdrill.engine.context import DrillContext
-from alertdrill.engine.evidence import wait_inhibited
+from alertdrill.engine.evidence import notified_elsewhere, wait_inhibited
 from alertdrill.errors import InvestigationFailed, NotInhibited
 from alertdrill.runbook.promises import AlertPromise, Inhibition, Promises, Threshold
 from alertdrill.target.clients import AlertmanagerClient, PrometheusClient
@@ -61,3 +61,37 @@ def test_a_twin_that_never_arrives_fails_at_the_wait():
     with pytest.raises(InvestigationFailed, match="has not reached Alertmanager") as caught:
         wait_inhibited(ctx, SOURCE, ROUTE, timeout=1.5)
     assert not isinstance(caught.value, NotInhibited)
+
+
+def _elsewhere_ctx(notified: list[dict], source_firing: bool = True):
+    """The twin's firing notices as the sink lists them, and the source firing or not in Prometheus."""
+    from alertdrill.target.clients.prometheus import AlertState
+    from alertdrill.target.clients.sink import Notification, SinkClient
+
+    rule = Inhibition(target=TWIN, equal=("route",))
+
+    def promise(name: str) -> AlertPromise:
+        return AlertPromise(name, "critical" if name == SOURCE else "warning", Threshold.read("> 5"), 300_000,
+                            120_000, {}, ("pagerduty",) if name == SOURCE else ("slack-oncall-alerts",),
+                            inhibits=(rule,) if name == SOURCE else ())
+
+    notes = [Notification(receiver=n["receiver"], status="firing", alertname=TWIN, labels={"alertname": TWIN, **n["labels"]},
+                          received_at=10.0) for n in notified]
+    firing = [AlertState(SOURCE, "firing", {"alertname": SOURCE, "route": "/approvals"}, {}, 6.0, "")] if source_firing else []
+    return stand_in(DrillContext, promises=stand_in(Promises, alert=promise),
+                    sink=stand_in(SinkClient, notifications=lambda **kw: notes),
+                    prometheus=stand_in(PrometheusClient, alerts=lambda: firing))
+
+
+def test_the_twin_of_another_label_value_reaching_its_receivers_passes():
+    ctx = _elsewhere_ctx([{"receiver": "slack-oncall-alerts", "labels": ROUTE}])
+    assert notified_elsewhere(ctx, SOURCE, ROUTE, since=0) == f"{TWIN}{ROUTE} reached slack-oncall-alerts"
+
+
+def test_the_twin_of_another_label_value_silenced_is_named():
+    ctx = _elsewhere_ctx([{"receiver": "slack-oncall-alerts", "labels": {"route": "/other"}}])
+    with pytest.raises(InvestigationFailed, match=r"HighAPILatency \{'route': '/market'\} did not reach "
+                                                  r"\['slack-oncall-alerts'\] while CriticalAPILatency fired"):
+        notified_elsewhere(ctx, SOURCE, ROUTE, since=0)
+    with pytest.raises(InvestigationFailed, match="CriticalAPILatency is not firing"):
+        notified_elsewhere(_elsewhere_ctx([], source_firing=False), SOURCE, ROUTE, since=0)
