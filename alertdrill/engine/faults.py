@@ -73,9 +73,14 @@ class KillContainer(Fault):
     def heal(self, ctx: "DrillContext") -> str:
         if _running(ctx, self.service):
             return ""
-        ctx.stack.start(self.service)
+        done = self.bring_back(ctx)
         wait_healthy(ctx, self.service)
-        return f"started {self.service} again"
+        return f"{done} {self.service} again"
+
+    def bring_back(self, ctx: "DrillContext") -> str:
+        """Make the service run again as its situation allows; what was done, as a past participle."""
+        ctx.stack.start(self.service)
+        return "started"
 
 
 @dataclass
@@ -104,12 +109,9 @@ class RemoveContainer(KillContainer):
         ctx.stack.remove(self.service)
         return f"removed {self.service} (state now: {ctx.stack.state(self.service)})"
 
-    def heal(self, ctx: "DrillContext") -> str:
-        if _running(ctx, self.service):
-            return ""
+    def bring_back(self, ctx: "DrillContext") -> str:
         ctx.stack.create(self.service)
-        wait_healthy(ctx, self.service)
-        return f"created {self.service} again"
+        return "created"
 
 
 @dataclass

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-from alertdrill.alerting import notifications
+from alertdrill.alerting import notification_data, notifications
 from alertdrill.alerting.notifications import Renderer, TemplateError
 
 import rulekit
@@ -49,7 +49,7 @@ def sample_value(alert: str) -> float:
 
 def data_for(am: dict, rules: dict, alert: str, receiver: str, status: str) -> dict:
     rule = rulekit.alert_rules(rules)[alert]
-    return notifications.notification_data(am, receiver, rule, status=status, samples=SAMPLES,
+    return notification_data.notification_data(am, receiver, rule, status=status, samples=SAMPLES,
                                            extra_labels=tuple(sorted(rulekit.grouping_labels(str(rule["expr"])))),
                                            value=sample_value(alert))
 
@@ -82,13 +82,13 @@ def test_templated_fields_are_found_nested(am):
 
 
 def test_annotations_are_filled_as_prometheus_would():
-    filled = notifications.fill_annotations(
+    filled = notification_data.fill_annotations(
         {"a": "on {{ $labels.route }} is {{ $value | humanizeDuration }}", "b": "{{ $value | humanizePercentage }}",
          "c": '{{ $value | printf "%.2f" }} / {{ humanize $value }}', "d": "{{ .Labels.route }} {{ $unknown }}"},
         {"route": "/x"}, 90.5)
     assert filled == {"a": "on /x is 1m 30s", "b": "9050%", "c": "90.50 / 90.5", "d": "/x {{ $unknown }}"}
-    assert notifications.fill_annotations({"a": "{{ $value | humanizeDuration }}"}, {}, 0.25) == {"a": "250ms"}
-    assert notifications.fill_annotations({"a": "{{ $value | humanize }}"}, {}, 12345) == {"a": "12.35k"}
+    assert notification_data.fill_annotations({"a": "{{ $value | humanizeDuration }}"}, {}, 0.25) == {"a": "250ms"}
+    assert notification_data.fill_annotations({"a": "{{ $value | humanize }}"}, {}, 12345) == {"a": "12.35k"}
 
 
 # ------------------------------------------------------------------- the check goes red (temp copies)
