@@ -8,12 +8,23 @@ import sys
 from alertdrill.errors import ConfigError, StackError
 
 
+def _production_copy():
+    """Production's timers and intervals, but delivered to the local receivers: production's own file
+    would page for real."""
+    from alertdrill.alerting import production
+    from alertdrill.alerting.drillconfig import render_drill_config
+    from alertdrill.config import current
+
+    prometheus = current().prometheus
+    scrape, evaluation = production.intervals(prometheus) if prometheus else ("1s", "1s")
+    return render_drill_config(1, run_label=False, scrape_interval=scrape, evaluation_interval=evaluation)
+
+
 def _stack_cmd(args: argparse.Namespace) -> int:
     from alertdrill.alerting.drillconfig import render_drill_config
     from alertdrill.target.stack import Stack
 
-    # Production timings still deliver to the local receivers: production's own file would page for real.
-    overrides = render_drill_config(1, run_label=False).env if args.production else render_drill_config(args.factor).env
+    overrides = _production_copy().env if args.production else render_drill_config(args.factor).env
     stack = Stack(overrides)
     try:
         if args.action == "up":

@@ -13,7 +13,7 @@ layout, so `pytest` here behaves as it always did.
     rules = ["stack/prometheus/rules/*.yml"]          # globs, as Prometheus' rule_files
     alertmanager = "stack/alertmanager/alertmanager.yml"
     runbook = "docs/runbook.md"
-    receivers = ["pagerduty", "slack-oncall-alerts", "engineering-manager"]
+    prometheus = "stack/prometheus/prometheus.yml"    # production's Prometheus file, rendered at drill intervals
     steady_checks = ["platform_checks:queue_drained"]  # the platform's own steady checks (none by default)
     postgres_dsn = "postgresql://app:pw@127.0.0.1:{POSTGRES_PORT}/app"   # its database, if any
     [tool.alertdrill.services]                         # compose service -> its port variable (none by default)
@@ -62,8 +62,6 @@ KEYS: dict[str, tuple[str, Any, bool, str]] = {
                       "routing expectations (alert -> receivers): a runbook with an alert index, or YAML "
                       "`alerts: {Name: {receivers: [...]}}`"),
     "mutation_tests": ("paths", ["tests/rules/test_rules_mutation.py"], False, "the mutation tests (globs)"),
-    "receivers": ("strs", ["pagerduty", "slack-oncall-alerts", "engineering-manager"], False,
-                  "the receivers the drills expect notifications at"),
     "services": ("table", dict(SERVICE_PORTS), False, "compose service -> the variable of its port"),
     "ready": ("table", {}, False, "compose service -> the path that answers 200 on its port once it is ready "
                                   "(steady state asks it)"),
@@ -95,7 +93,6 @@ class Config:
     rule_tests: tuple[Path, ...]
     routing_tests: tuple[Path, ...]
     mutation_tests: tuple[Path, ...]
-    receivers: tuple[str, ...]
     services: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     ready: dict[str, str] = field(default_factory=dict)
@@ -148,11 +145,19 @@ def load(path: str | Path | None = None, *, start: Path | None = None) -> Config
     return replace(conf, state_dir=state_dir) if state_dir.is_relative_to(root) else conf
 
 
+# Keys alertdrill once read, and where what they said comes from now.
+RETIRED = {"receivers": "each alert's receivers come from the runbook's alert index and Receivers table"}
+
+
 def from_table(table: dict, root: Path, source: Path | None = None) -> Config:
     """Validate `table` (the [tool.alertdrill] dict) and resolve it against root."""
     where = f"[{TABLE}] of {source}" if source else f"[{TABLE}]"
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table, got {type(table).__name__}")
+    retired = sorted(set(table) & set(RETIRED))
+    if retired:
+        k = retired[0]
+        raise ConfigError(f"{where}: {k} = {table[k]!r} is no longer read: {RETIRED[k]}. Remove the key.")
     unknown = sorted(set(table) - set(KEYS))
     if unknown:
         k = unknown[0]

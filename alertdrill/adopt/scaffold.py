@@ -46,16 +46,18 @@ def _is_rules(path: Path) -> bool:
 
 def discover(root: Path) -> dict[str, str]:
     """The repository's files, relative to root: rules (as globs of their folders), alertmanager,
-    runbook, compose_file. A missing one is left out (the defaults then apply, and say what is wrong)."""
+    prometheus, runbook, compose_file. A missing one is left out (the defaults then apply, and say what is wrong)."""
     out: dict[str, object] = {}
     rules = [p for p in _files(root, ["**/*.yml", "**/*.yaml"]) if _is_rules(p)]
     if rules:
         dirs = dict.fromkeys(p.parent for p in rules)
         out["rules"] = [str((d.relative_to(root) / "*.yml").as_posix()) for d in dirs]
     am = _files(root, ["**/alertmanager.yml", "**/alertmanager.yaml"])
+    prometheus = _files(root, ["**/prometheus.yml", "**/prometheus.yaml"])
     runbooks = _files(root, ["**/runbook*.md", "**/RUNBOOK*.md", "**/runbooks/*.md"])
     compose = _files(root, ["compose.yml", "compose.yaml", "docker-compose*.yml", "docker-compose*.yaml"])
-    for key, found in (("alertmanager", am), ("runbook", runbooks), ("compose_file", compose)):
+    for key, found in (("alertmanager", am), ("prometheus", prometheus), ("runbook", runbooks),
+                       ("compose_file", compose)):
         if found:
             out[key] = found[0].relative_to(root).as_posix()
     return out  # type: ignore[return-value]
@@ -96,10 +98,9 @@ def write_config(root: Path, found: dict, force: bool = False) -> tuple[Path, bo
     if "[tool.alertdrill]" in text and not force:
         return py, False
     ports, services = _ports_and_services(root, found.get("compose_file"))
-    receivers = routing.receiver_names(root / found["alertmanager"]) if found.get("alertmanager") else []
     compose = yaml.safe_load((root / found["compose_file"]).read_text()) if found.get("compose_file") else {}
     project = (compose or {}).get("name") or re.sub(r"[^a-z0-9-]+", "-", root.name.lower()).strip("-")
-    block = config_block(found, receivers=receivers, services=services, ports=ports, project=project or "platform")
+    block = config_block(found, services=services, ports=ports, project=project or "platform")
     py.write_text(text + ("\n" if text and not text.endswith("\n") else "") + ("\n" if text else "") + block)
     return py, True
 
@@ -130,13 +131,13 @@ def _snake(name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="alertdrill init", description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", default=".", help="the repository (default: the current directory)")
-    for key in ("rules", "alertmanager", "runbook", "compose-file"):
+    for key in ("rules", "alertmanager", "prometheus", "runbook", "compose-file"):
         ap.add_argument(f"--{key}", default=None, help=f"the {key} (default: found in the repository)")
     ap.add_argument("--force", action="store_true", help="append [tool.alertdrill] even if one exists")
     args = ap.parse_args(argv)
     root = Path(args.root).resolve()
     found = discover(root)
-    for key in ("rules", "alertmanager", "runbook", "compose_file"):
+    for key in ("rules", "alertmanager", "prometheus", "runbook", "compose_file"):
         value = getattr(args, key)
         if value:
             found[key] = [value] if key == "rules" else value

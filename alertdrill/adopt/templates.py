@@ -15,18 +15,15 @@ def _toml(value) -> str:
     return json.dumps(str(value))
 
 
-def config_block(found: dict, *, receivers: list[str], services: dict[str, str], ports: dict[str, int],
-                 project: str) -> str:
+def config_block(found: dict, *, services: dict[str, str], ports: dict[str, int], project: str) -> str:
     lines = ["# alertdrill (written by `alertdrill init`): paths are relative to this file.", "[tool.alertdrill]"]
-    for key in ("compose_file", "rules", "alertmanager", "runbook"):
+    for key in ("compose_file", "rules", "alertmanager", "prometheus", "runbook"):
         if key in found:
             lines.append(f"{key} = {_toml(found[key])}")
     lines += [f"compose_project = {_toml(project)}", 'scenarios = "scenarios"', 'state_dir = ".alertdrill"',
               'rule_tests = []  # your promtool unit-test files (globs), e.g. ["tests/*_test.yml"]',
               'routing_tests = []  # YAML: alerts: {Name: {receivers: [...]}}',
               'mutation_tests = []']
-    if receivers:
-        lines.append(f"receivers = {_toml(receivers)}")
     if services:
         lines += ["", "[tool.alertdrill.services]  # compose service (named as its container) -> its port variable"]
         lines += [f"{json.dumps(s)} = {_toml(v)}" for s, v in services.items()]

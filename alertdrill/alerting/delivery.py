@@ -22,7 +22,7 @@ __all__ = ["LocalReceivers", "redirect", "mail_receivers", "copy_beside", "MARKE
            "ALLOWED_CHANGES", "INTEGRATION_KEYS", "yaml_paths",
            "changes_beyond_delivery"]
 
-# The first line render-config looks for: a file without it is production's, which must never run here.
+# The first line stack/alertmanager/check-config looks for: a file without it is production's, which must never run here.
 MARKER = "# alertdrill drill copy: notifications go to local receivers only"
 MAIL_RECEIVERS = "mail-receivers.json"  # address -> receivers that mail it, for the sink to attribute mail
 

@@ -4,11 +4,14 @@ check sees a production evaluation interval moved from 15 s to 1 m; deadlines ne
 configuration under test (alertdrill.alerting.timings), so the configuration must equal the runbook.
 
     interval_problems(yaml.safe_load(prometheus_yml), promises)  # [] when production keeps the promise
+    file_problems(config.prometheus, promises)                     # the same, each line naming the file
 """
 from __future__ import annotations
 
-import re
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+import yaml
 
 from alertdrill.alerting.durations import format_ms, parse_ms
 
@@ -38,16 +41,14 @@ def interval_problems(config: dict, promises: "Promises") -> list[str]:
     return out
 
 
-def with_defaults(template: str, defaults: dict[str, str]) -> str:
-    """A configuration template (${VAR} placeholders, as envsubst fills them) with the values it gets when
-    nobody sets them; a placeholder with no default is left as it is."""
-    return re.sub(r"\$\{(\w+)\}", lambda m: defaults.get(m.group(1), m.group(0)), template)
+def file_problems(path: Path, promises: "Promises") -> list[str]:
+    """interval_problems of production's Prometheus file (the configured `prometheus`), each line naming
+    the file. Its intervals are the only ones production runs: no compose variable or flag sets them."""
+    return [f"{path}: {line}" for line in interval_problems(yaml.safe_load(path.read_text()) or {}, promises)]
 
 
-def compose_defaults(service: dict) -> dict[str, str]:
-    """A compose service's environment defaults: `NAME: ${NAME:-15s}` -> {"NAME": "15s"}."""
-    out = {}
-    for name, value in (service.get("environment") or {}).items():
-        m = re.fullmatch(r"\$\{\w+:-([^}]*)\}", str(value))
-        out[name] = m.group(1) if m else str(value)
-    return out
+def intervals(path: Path) -> tuple[str, str]:
+    """Production's (scrape_interval, evaluation_interval), Prometheus' defaults where the file says nothing."""
+    glob = (yaml.safe_load(path.read_text()) or {}).get("global") or {}
+    default = format_ms(PROMETHEUS_DEFAULT_MS)
+    return str(glob.get("scrape_interval", default)), str(glob.get("evaluation_interval", default))

@@ -1,4 +1,5 @@
-"""Time compression: drill copies of the alert rules and the Alertmanager configuration.
+"""Time compression: the arithmetic and the limits of the drill copies (alertdrill.alerting.drillcopy
+makes the copies).
 
 Production rules keep production durations (5m rate windows, `for:` of minutes). A drill cannot wait
 that long, so it runs against a copy in which every duration is divided by one factor:
@@ -11,7 +12,7 @@ that long, so it runs against a copy in which every duration is divided by one f
 Thresholds are not touched: they are per-second rates, ratios and gauges, which compression leaves
 unchanged (a counter growing 0.2/s still grows 0.2/s in a drill, it is just watched through a 10s
 window instead of a 5m one). A rule comparing a raw count (`increase(x[5m]) > 30`) or a number of
-seconds (`time() - x > 600`, predict_linear's horizon) would change meaning; render_rules warns about
+seconds (`time() - x > 600`, predict_linear's horizon) would change meaning; drillcopy.scale_rules warns about
 the latter, which it cannot see through.
 
 The one hard limit: rate() over a window needs a few samples. A factor that leaves any range window
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterable
@@ -49,8 +49,8 @@ MIN_SCRAPES_PER_WINDOW = 4
 __all__ = [
     "DEFAULT_FACTOR", "DRILL_SCRAPE_INTERVAL", "DRILL_EVALUATION_INTERVAL", "FactorError",
     "scale_duration", "scale_expr", "range_windows",
-    "render_rules", "render_alertmanager", "render_prometheus", "rule_files", "as_factor", "scale_ms", "fmt_factor",
-    "validate_factor", "largest_valid_factor",
+    "rule_files", "as_factor", "scale_ms", "fmt_factor", "validate_factor", "largest_valid_factor", "iter_rules",
+    "load_rules", "rule_name", "SECONDS_SCALARS_RE",
 ]
 
 
@@ -88,7 +88,7 @@ def scale_duration(text: str, factor: Any) -> str:
 _SKIP_RE = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`|#[^\n]*')
 _RANGE_RE = re.compile(rf"\[(\s*)({_DUR})(\s*)(?:(:)(\s*)({_DUR})?(\s*))?\]")
 _OFFSET_RE = re.compile(rf"\b(offset\s+-?)({_DUR})\b")
-_SECONDS_SCALARS_RE = re.compile(r"\b(time|timestamp|predict_linear|holt_winters|day_of_\w+|hour|minute)\s*\(")
+SECONDS_SCALARS_RE = re.compile(r"\b(time|timestamp|predict_linear|holt_winters|day_of_\w+|hour|minute)\s*\(")
 
 
 def _code_spans(expr: str) -> Iterable[tuple[bool, str]]:
@@ -155,7 +155,7 @@ def rule_files(path) -> list[Path]:
     return found
 
 
-def _load_rules(rules_text: str) -> dict:
+def load_rules(rules_text: str) -> dict:
     data = yaml.safe_load(rules_text) or {}
     if not isinstance(data, dict) or not isinstance(data.get("groups"), list):
         raise ValueError("not a Prometheus rule file: no top-level `groups:` list")
@@ -169,13 +169,13 @@ def iter_rules(data: dict):
             yield group, rule
 
 
-def _rule_name(rule: dict) -> str:
+def rule_name(rule: dict) -> str:
     return rule.get("alert") or rule.get("record") or "<unnamed>"
 
 
 def largest_valid_factor(rules_text: str, scrape_interval: str = DRILL_SCRAPE_INTERVAL) -> Fraction | None:
     """The largest factor that keeps >= 4 drill scrapes in every range window (None: no windows)."""
-    windows = [w for _g, r in iter_rules(_load_rules(rules_text)) for w in range_windows(str(r.get("expr", "")))]
+    windows = [w for _g, r in iter_rules(load_rules(rules_text)) for w in range_windows(str(r.get("expr", "")))]
     if not windows:
         return None
     return Fraction(min(windows), MIN_SCRAPES_PER_WINDOW * parse_ms(scrape_interval))
@@ -193,12 +193,12 @@ def validate_factor(factor: Any, rules_text: str, scrape_interval: str = DRILL_S
     f = as_factor(factor)
     scrape_ms = parse_ms(scrape_interval)
     min_window_ms = MIN_SCRAPES_PER_WINDOW * scrape_ms
-    data = _load_rules(rules_text)
+    data = load_rules(rules_text)
     starved = []
     for _g, rule in iter_rules(data):
         for w in range_windows(str(rule.get("expr", ""))):
             if Fraction(w) / f < min_window_ms:
-                starved.append((w, _rule_name(rule)))
+                starved.append((w, rule_name(rule)))
     if starved:
         w = min(x for x, _n in starved)
         name = next(n for x, n in starved if x == w)
@@ -216,85 +216,7 @@ def validate_factor(factor: Any, rules_text: str, scrape_interval: str = DRILL_S
     eval_ms = parse_ms(evaluation_interval)
     for _g, rule in iter_rules(data):
         if rule.get("for") and scale_ms(parse_ms(rule["for"]), f) < eval_ms:
-            notes.append(f"{_rule_name(rule)}: for {rule['for']} becomes "
+            notes.append(f"{rule_name(rule)}: for {rule['for']} becomes "
                          f"{format_ms(scale_ms(parse_ms(rule['for']), f))}, less than one "
                          f"evaluation interval ({evaluation_interval}): it fires on the 2nd evaluation")
     return notes
-
-
-def _dump(data: Any, header: str) -> str:
-    return header + yaml.safe_dump(data, sort_keys=False, width=10_000, allow_unicode=True,
-                                   default_flow_style=False)
-
-
-def _header(kind: str, factor: Fraction, source: str | None = None) -> str:
-    src = f" from {source}" if source else ""
-    return (f"# GENERATED by `alertdrill render --factor {fmt_factor(factor)}`{src}: drill copy of the {kind},\n"
-            f"# every duration divided by {fmt_factor(factor)}. Do not edit; edit the production file.\n")
-
-
-def render_rules(text: str, factor: Any, source: str | None = None) -> str:
-    """A rule file with every duration divided by factor (does not validate the factor: see
-    validate_factor)."""
-    f = as_factor(factor)
-    data = _load_rules(text)
-    for group in data["groups"]:
-        if group.get("interval"):
-            group["interval"] = format_ms(scale_ms(parse_ms(group["interval"]), f))
-        for rule in group.get("rules") or []:
-            expr = str(rule.get("expr", ""))
-            if _SECONDS_SCALARS_RE.search(expr) and f != 1:
-                warnings.warn(f"{_rule_name(rule)}: {expr!r} uses a function of wall-clock seconds; "
-                              f"its scalar arguments are not compressed", stacklevel=2)
-            rule["expr"] = scale_expr(expr, f)
-            for key in ("for", "keep_firing_for"):
-                if rule.get(key):
-                    rule[key] = format_ms(scale_ms(parse_ms(rule[key]), f))
-    return _dump(data, _header("alert rules", f, source))
-
-
-_AM_ROUTE_TIMERS = ("group_wait", "group_interval", "repeat_interval")
-
-
-def render_alertmanager(text: str, factor: Any, source: str | None = None) -> str:
-    """An Alertmanager configuration with group_wait, group_interval, repeat_interval (every route)
-    and global resolve_timeout divided by factor."""
-    f = as_factor(factor)
-    data = yaml.safe_load(text) or {}
-    if not isinstance(data, dict) or "route" not in data:
-        raise ValueError("not an Alertmanager configuration: no top-level `route:`")
-
-    def walk(route: dict) -> None:
-        for key in _AM_ROUTE_TIMERS:
-            if route.get(key):
-                route[key] = format_ms(scale_ms(parse_ms(route[key]), f))
-        for child in route.get("routes") or []:
-            walk(child)
-
-    walk(data["route"])
-    glob = data.get("global") or {}
-    if glob.get("resolve_timeout"):
-        glob["resolve_timeout"] = format_ms(scale_ms(parse_ms(glob["resolve_timeout"]), f))
-    return _dump(data, _header("Alertmanager configuration", f, source))
-
-
-def render_prometheus(text: str, scrape_interval: str = DRILL_SCRAPE_INTERVAL,
-                      evaluation_interval: str = DRILL_EVALUATION_INTERVAL, source: str | None = None) -> str:
-    """A Prometheus configuration scraping and evaluating at the drill intervals (global and per job);
-    scrape timeouts are capped at the scrape interval. rule_files and targets are kept as they are."""
-    data = yaml.safe_load(text) or {}
-    si = parse_ms(scrape_interval)
-    glob = data.setdefault("global", {}) or {}
-    data["global"] = glob
-    glob["scrape_interval"] = scrape_interval
-    glob["evaluation_interval"] = evaluation_interval
-    if glob.get("scrape_timeout") and parse_ms(glob["scrape_timeout"]) > si:
-        glob["scrape_timeout"] = scrape_interval
-    for job in data.get("scrape_configs") or []:
-        if job.get("scrape_interval"):
-            job["scrape_interval"] = scrape_interval
-        if job.get("scrape_timeout") and parse_ms(job["scrape_timeout"]) > si:
-            job["scrape_timeout"] = scrape_interval
-    header = (f"# GENERATED by alertdrill render{' from ' + source if source else ''}: drill copy, scrape "
-              f"every {scrape_interval}, evaluate every {evaluation_interval}. Do not edit.\n")
-    return _dump(data, header)

@@ -252,11 +252,6 @@ class Timings:
 
     @property
     def compose_env(self) -> dict[str, str]:
-        """Prometheus' intervals for `docker compose up` (the rendered rules and routing are mounted
-        separately: see DrillConfig.env)."""
-        return {
-            "SCRAPE_INTERVAL": format_ms(self.scrape_ms),
-            "SCRAPE_TIMEOUT": format_ms(self.scrape_ms),
-            "EVAL_INTERVAL": format_ms(self.evaluation_ms),
-            "RESEND_DELAY": format_ms(self.resend_delay_ms),
-        }
+        """Prometheus' resend delay (a command-line flag) for `docker compose up`; its intervals are in the
+        mounted drill copy (see DrillConfig.env)."""
+        return {"RESEND_DELAY": format_ms(self.resend_delay_ms)}

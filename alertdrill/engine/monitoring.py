@@ -1,6 +1,6 @@
 """What a drill sets in the running monitoring for itself (bookkeeping, not a fault): the run label.
 
-Every rule of the drill copy labels its alerts `alertdrill_run="<drill>"` (alertdrill.alerting.drillconfig);
+Every rule of the drill copy labels its alerts `alertdrill_run="<drill>"` (alertdrill.alerting.drillcopy);
 before each drill the label's value is set to this drill in the mounted rule files and Prometheus is
 reloaded, and the drill copy of the routing groups by the label. So each drill's alert opens a fresh
 Alertmanager group: the first notice comes after group_wait, as for a fresh incident, and no drill waits
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alertdrill.alerting.drillconfig import RUN_LABEL, label_rules_with_run
+from alertdrill.alerting.drillcopy import RUN_LABEL, label_run
 from alertdrill.engine.context import DrillContext
 from alertdrill.errors import SteadyStateError
 
@@ -25,7 +25,7 @@ def label_alerts(ctx: DrillContext, run: str) -> None:
     if not rules_dir:
         return  # the stack runs the production rules: no run label to set
     for path in sorted(Path(rules_dir).glob("*.y*ml")):
-        path.write_text(label_rules_with_run(path.read_text(), run))
+        path.write_text(label_run(path.read_text(), run))
     ctx.prometheus.reload()
     labelled = {r["name"]: (r.get("labels") or {}).get(RUN_LABEL) for r in ctx.prometheus.rules()}
     stale = sorted(n for n, v in labelled.items() if v != run)

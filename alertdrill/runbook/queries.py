@@ -4,8 +4,9 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-# curl -s "http://localhost:9090/api/v1/query?query=<expr>" (also $PROM_URL/..., query_range with &start=...)
-_CURL = re.compile(r"""curl[^\n]*?/api/v1/query(?:_range)?\?query=(?P<expr>.+?)["']\s*$""", re.M)
+# curl -s "http://localhost:9090/api/v<N>/query?query=<expr>" (Prometheus' query API; also $PROM_URL/...,
+# query_range with &start=...)
+_CURL = re.compile(r"""curl[^\n]*?/api/v\d+/query(?:_range)?\?query=(?P<expr>.+?)["']\s*$""", re.M)
 _PARAMS = re.compile(r"&(?:start|end|step|time|timeout)=.*$")
 _FUNCS = {"sum", "rate", "irate", "increase", "topk", "bottomk", "histogram_quantile", "by", "without", "le",
           "avg", "max", "min", "count", "on", "ignoring", "and", "or", "unless", "bool", "offset", "abs",

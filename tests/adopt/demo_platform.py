@@ -68,10 +68,10 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["ALERT_SINK_PORT"])), H).serve_forever()
 '''
 
-PROMETHEUS_TMPL = """global:
-  scrape_interval: ${SCRAPE_INTERVAL}
-  scrape_timeout: ${SCRAPE_TIMEOUT}
-  evaluation_interval: ${EVAL_INTERVAL}
+PROMETHEUS = """global:
+  scrape_interval: 15s
+  scrape_timeout: 10s
+  evaluation_interval: 15s
 rule_files: [/etc/prometheus/rules/*.yml]
 alerting:
   alertmanagers: [{static_configs: [{targets: ["127.0.0.1:${ALERTMANAGER_PORT}"]}]}]
@@ -212,12 +212,9 @@ services:
     network_mode: host
     environment:
       <<: *ports
-      SCRAPE_INTERVAL: ${{SCRAPE_INTERVAL:-15s}}
-      SCRAPE_TIMEOUT: ${{SCRAPE_TIMEOUT:-10s}}
-      EVAL_INTERVAL: ${{EVAL_INTERVAL:-15s}}
       RESEND_DELAY: ${{RESEND_DELAY:-1m}}
     volumes:
-      - ./prometheus.yml.tmpl:/etc/prometheus/prometheus.yml.tmpl:ro
+      - ${{ALERTDRILL_PROMETHEUS_DIR:-./prometheus}}:/etc/prometheus/src:ro
       - ${{ALERTDRILL_RULES_DIR:-./rules}}:/etc/prometheus/rules:ro
     healthcheck:
       <<: *health
@@ -235,11 +232,12 @@ services:
 
 
 def write(root: Path) -> Path:
-    """Write the platform into root (rules/, alertmanager/, runbook.md, compose.yml, the two services, a
+    """Write the platform into root (rules/, alertmanager/, prometheus/, runbook.md, compose.yml, the two services, a
     pyproject.toml without [tool.alertdrill]); returns root."""
     (root / "rules").mkdir(parents=True, exist_ok=True)
     (root / "alertmanager").mkdir(exist_ok=True)
-    files = {"web.py": WEB, "sink.py": SINK, "prometheus.yml.tmpl": PROMETHEUS_TMPL, "rules/web.yml": RULES,
+    (root / "prometheus").mkdir(exist_ok=True)
+    files = {"web.py": WEB, "sink.py": SINK, "prometheus/prometheus.yml": PROMETHEUS, "rules/web.yml": RULES,
              "alertmanager/alertmanager.yml": ALERTMANAGER, "runbook.md": RUNBOOK, "compose.yml": COMPOSE,
              "pyproject.toml": '[project]\nname = "web-platform"\nversion = "0"\n'}
     for name, text in files.items():

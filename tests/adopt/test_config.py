@@ -77,8 +77,10 @@ def test_explicit_path_and_environment_variable(tmp_path, monkeypatch):
 @pytest.mark.parametrize("extra, message", [
     ('rule = "rules/*.yml"\n', r"unknown key 'rule' \(value 'rules/\*.yml'\); valid keys are: compose_file, "),
     ('compose_project = 3\n', r"compose_project = 3 is invalid: expected a non-empty string"),
-    ('receivers = "pager"\nscenarios = 1\n', r"scenarios = 1 is invalid: expected a path string"),
-    ('receivers = [1]\n', r"receivers = \[1\] is invalid: expected a string or a list of strings"),
+    ('scenarios = 1\n', r"scenarios = 1 is invalid: expected a path string"),
+    ('steady_checks = [1]\n', r"steady_checks = \[1\] is invalid: expected a string or a list of strings"),
+    ('receivers = ["pager"]\n', r"receivers = \['pager'\] is no longer read: each alert's receivers come from the "
+                                 r"runbook's alert index and Receivers table. Remove the key."),
     ('rule_tests = ["nothing/*.yml"]\n', r"rule_tests = \['nothing/\*.yml'\] matches no file under .*promtool"),
     ('[tool.alertdrill.ports]\nAPI_PORT = 70000\n', r"ports.API_PORT = 70000 is invalid: expected a port number 1-65535"),
     ('[tool.alertdrill.services]\napi = "API_PORT"\n', r"services.api = 'API_PORT' is invalid: expected the name of a port variable"),

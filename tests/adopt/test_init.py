@@ -38,7 +38,7 @@ def test_init_writes_a_configuration_that_finds_the_platform(platform):
     assert conf.runbook == (platform / "runbook.md").resolve()
     assert conf.compose_file == (platform / "compose.yml").resolve()
     assert conf.compose_project == demo_platform.PROJECT
-    assert conf.receivers == ("pager", "chat")
+    assert conf.prometheus == (platform / "prometheus" / "prometheus.yml").resolve()
     assert conf.services == {"adopt-web": "WEB_PORT", "adopt-sink": "ALERT_SINK_PORT",
                              "adopt-prometheus": "PROMETHEUS_PORT", "adopt-alertmanager": "ALERTMANAGER_PORT"}
     assert {k: conf.ports[k] for k in demo_platform.PORTS} == demo_platform.PORTS

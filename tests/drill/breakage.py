@@ -115,10 +115,7 @@ def _alertmanager_file(ctx: DrillContext) -> Path:
 
 
 def _reload_alertmanager(ctx: DrillContext) -> None:
-    # The container loads the mounted drill copy (render-config), then reloads it, templates included.
-    code, out = ctx.stack.exec("alertmanager", ["render-config"])
-    if code != 0:
-        raise RuntimeError(f"render-config in alertmanager failed ({code}): {out.strip()[-300:]}")
+    # Alertmanager loads the mounted drill copy as it is: a reload re-reads it, templates included.
     ctx.alertmanager.reload()
 
 

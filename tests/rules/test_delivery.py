@@ -12,18 +12,20 @@ import rulekit
 from alertdrill.alerting.delivery import (MARKER, LocalReceivers, changes_beyond_delivery, mail_receivers, redirect,
                                           yaml_paths)
 from alertdrill.alerting.drillconfig import RUN_LABEL, render_drill_config
+from alertdrill.config import current as current_config
 from alertdrill.engine import delivered
 from alertdrill.errors import ConfigError
 from alertdrill.runbook.promises import Delivery
 from alertdrill.target.clients.sink import Notification
 
 LOCAL = LocalReceivers("127.0.0.1:9095", "127.0.0.1:9025")
+PORTS = {**current_config().ports, "ALERT_SINK_PORT": 9095, "ALERT_SINK_SMTP_PORT": 9025}
 
 
 @pytest.fixture(scope="module")
 def drill_copy(tmp_path_factory):
     out = tmp_path_factory.mktemp("drill")
-    cfg = render_drill_config(30, out, deliver_to=LOCAL)
+    cfg = render_drill_config(30, out, ports=PORTS)
     return out, yaml.safe_load(cfg.alertmanager_file.read_text())
 
 
@@ -32,7 +34,7 @@ def test_the_drill_copy_differs_from_production_only_where_notifications_go(dril
     production = yaml.safe_load(rulekit.ALERTMANAGER.read_text())
     assert changes_beyond_delivery(production, drill, RUN_LABEL) == []
     text = (out / "alertmanager" / "alertmanager.yml").read_text()
-    assert text.splitlines()[0] == MARKER  # render-config refuses any file without it
+    assert text.splitlines()[0] == MARKER  # check-config refuses any file without it
     # no address of a real service is left: every URL is local
     urls = [v for k, v in yaml_paths(drill).items() if isinstance(v, str) and v.startswith(("http://", "https://"))
             and not k.endswith(("href", "title_link", "runbook"))]

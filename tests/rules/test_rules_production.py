@@ -1,33 +1,43 @@
-"""Production's own intervals (alertdrill.alerting.production): the Prometheus configuration as the compose
-file starts it when nobody compresses time must scrape and evaluate as the runbook's pipeline table says.
-The drills set their own intervals, so only this test sees production's evaluation moved to 1 m."""
+"""Production's own intervals (alertdrill.alerting.production): production's Prometheus file, the only
+place its intervals are set, must scrape and evaluate as the runbook's pipeline table says. The drills
+set their own intervals, so only this test sees production's evaluation moved to 1 m."""
 from __future__ import annotations
 
 import yaml
 
 import rulekit
-from alertdrill.alerting.production import compose_defaults, interval_problems, with_defaults
+from alertdrill.alerting.production import file_problems, interval_problems, intervals
 
 COMPOSE = rulekit.REPO / "docker-compose.test.yml"
-TEMPLATE = rulekit.REPO / "stack" / "prometheus" / "prometheus.yml.tmpl"
+PRODUCTION = rulekit.REPO / "stack" / "prometheus" / "prometheus.yml"
 
 
-def production(compose_text: str | None = None) -> dict:
-    compose = yaml.safe_load(compose_text if compose_text is not None else COMPOSE.read_text())
-    return yaml.safe_load(with_defaults(TEMPLATE.read_text(), compose_defaults(compose["services"]["prometheus"])))
+def production() -> dict:
+    return yaml.safe_load(PRODUCTION.read_text())
 
 
 def test_production_scrapes_and_evaluates_as_the_runbook_promises():
     config = production()
     assert config["global"]["scrape_interval"] == "15s" and config["global"]["evaluation_interval"] == "15s"
     assert interval_problems(config, rulekit.promises()) == []
+    assert file_problems(PRODUCTION, rulekit.promises()) == []
+    assert intervals(PRODUCTION) == ("15s", "15s")
 
 
-def test_a_slower_production_evaluation_is_named():
-    slower = COMPOSE.read_text().replace("EVAL_INTERVAL: ${EVAL_INTERVAL:-15s}", "EVAL_INTERVAL: ${EVAL_INTERVAL:-1m}")
-    assert slower != COMPOSE.read_text()
-    assert interval_problems(production(slower), rulekit.promises()) == [
-        "global evaluation_interval is 1m; the runbook promises 15s"]
+def test_a_slower_production_evaluation_is_named(tmp_path):
+    slower = PRODUCTION.read_text().replace("evaluation_interval: 15s", "evaluation_interval: 1m")
+    assert slower != PRODUCTION.read_text()
+    (tmp_path / "prometheus.yml").write_text(slower)
+    assert file_problems(tmp_path / "prometheus.yml", rulekit.promises()) == [
+        f"{tmp_path / 'prometheus.yml'}: global evaluation_interval is 1m; the runbook promises 15s"]
+
+
+def test_nothing_but_the_file_sets_production_intervals():
+    """The compose file passes Prometheus no interval of its own (no variable, no flag): the drill copy
+    of the file is what it loads (docker-compose.test.yml mounts ALERTDRILL_PROMETHEUS_DIR)."""
+    prometheus = yaml.safe_load(COMPOSE.read_text())["services"]["prometheus"]
+    assert not [k for k in prometheus.get("environment") or {} if "INTERVAL" in k or "TIMEOUT" in k]
+    assert "interval" not in str(prometheus.get("command", ""))
 
 
 def test_a_job_of_its_own_pace_and_prometheus_defaults_are_named():

@@ -38,32 +38,6 @@ def test_scale_expr_ranges_subqueries_offsets_not_strings():
     assert ts.range_windows(expr) == [300_000, 60_000]
 
 
-def test_render_rules_scales_windows_and_for_only(rules):
-    out = yaml.safe_load(ts.render_rules(rulekit.RULES.read_text(), 30))
-    prod, drill = rulekit.alert_rules(rules), rulekit.alert_rules(out)
-    assert set(prod) == set(drill)
-    for name, rule in prod.items():
-        d = drill[name]
-        assert durations.parse_ms(d["for"]) * 30 == durations.parse_ms(rule["for"])
-        assert d["expr"] == rule["expr"].replace("[5m]", "[10s]")
-        assert d["labels"] == rule["labels"] and d["annotations"] == rule["annotations"]
-
-
-def test_render_alertmanager_scales_timers(am):
-    out = yaml.safe_load(ts.render_alertmanager(rulekit.ALERTMANAGER.read_text(), 30))
-    assert (out["route"]["group_wait"], out["route"]["group_interval"], out["route"]["repeat_interval"]) == ("1s", "10s", "8m")
-    assert out["global"]["resolve_timeout"] == "10s"
-    assert out["receivers"] == am["receivers"] and out["inhibit_rules"] == am["inhibit_rules"]
-
-
-def test_render_prometheus_sets_drill_intervals():
-    text = ("global: {scrape_interval: 15s, scrape_timeout: 10s, evaluation_interval: 15s}\n"
-            "scrape_configs:\n  - job_name: b\n    scrape_interval: 30s\n    scrape_timeout: 20s\n")
-    out = yaml.safe_load(ts.render_prometheus(text))
-    assert out["global"] == {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"}
-    assert out["scrape_configs"][0]["scrape_interval"] == "1s" and out["scrape_configs"][0]["scrape_timeout"] == "1s"
-
-
 def test_validate_factor_limits():
     text = rulekit.RULES.read_text()
     assert ts.largest_valid_factor(text) == 75
@@ -89,7 +63,11 @@ def test_render_drill_config_and_cli(tmp_path, promtool, amtool, capsys):
     assert (tmp_path / "d/rules/alerts.yml").is_file() and (tmp_path / "d/alertmanager.yml").is_file()
     assert (tmp_path / "d/alertmanager/alertmanager.yml").read_text() == (tmp_path / "d/alertmanager.yml").read_text()
     assert cfg.timings.for_s("SignalIngestionStopped") + cfg.timings.window_s("SignalIngestionStopped") == 20
-    assert cfg.env["SCRAPE_INTERVAL"] == "1s" and cfg.env["RESEND_DELAY"] == "2s"
+    assert cfg.env["RESEND_DELAY"] == "2s" and cfg.env["ALERTDRILL_PROMETHEUS_DIR"] == str((tmp_path / "d/prometheus").resolve())
+    prometheus = yaml.safe_load((tmp_path / "d/prometheus/prometheus.yml").read_text())
+    assert prometheus["global"]["scrape_interval"] == "1s" and prometheus["global"]["evaluation_interval"] == "1s"
+    assert "${" not in (tmp_path / "d/prometheus/prometheus.yml").read_text()  # check-config refuses placeholders
+    assert promtool.run("check", "config", "--syntax-only", tmp_path / "d/prometheus/prometheus.yml").returncode == 0
     assert promtool.run("check", "rules", tmp_path / "d/rules/alerts.yml").returncode == 0
     assert amtool.run("check-config", tmp_path / "d/alertmanager.yml").returncode == 0
     assert drillconfig.main(["render", "--factor", "12", "--out", str(tmp_path / "e")]) == 0
@@ -119,21 +97,3 @@ def test_scaled_unit_tests_pass_on_rendered_rules(tmp_path, promtool, unit_tests
     p = rulekit.run_unit_tests(promtool, rulekit.unit_tests_for(unit_tests, ["HighErrorRate"]),
                                d / "rules/alerts.yml", d, "unscaled.yml")
     assert p.returncode != 0
-
-
-def test_the_run_label_is_one_rewrite_for_the_render_and_for_each_drill():
-    """label_rules_with_run labels every alerting rule ("none" when rendered, the drill's own before each
-    drill), a rule added since the render too, and leaves recording rules and comments alone."""
-    from alertdrill.alerting.drillconfig import RUN_LABEL, RUN_NOTE, label_rules_with_run
-
-    text = ("# production rules\ngroups:\n- name: g\n  rules:\n  - record: r:x\n    expr: x\n"
-            "  - alert: A\n    expr: x > 1\n    labels: {severity: warning}\n")
-    rendered = label_rules_with_run(text)
-    data = yaml.safe_load(rendered)
-    assert data["groups"][0]["rules"][0] == {"record": "r:x", "expr": "x"}
-    assert data["groups"][0]["rules"][1]["labels"] == {"severity": "warning", RUN_LABEL: "none"}
-    added = rendered.replace("  - alert: A", "  - alert: B\n    expr: y > 0\n  - alert: A")
-    drilled = label_rules_with_run(added, "test_A-1")
-    assert [r.get("labels", {}).get(RUN_LABEL) for r in yaml.safe_load(drilled)["groups"][0]["rules"]] == \
-           [None, "test_A-1", "test_A-1"]
-    assert drilled.startswith("# production rules\n") and drilled.count(RUN_NOTE) == 1

@@ -31,8 +31,14 @@ class PrometheusError(RuntimeError):
     pass
 
 
+# Prometheus' own HTTP API (https://prometheus.io/docs/prometheus/latest/querying/api/): every path below.
+API_VERSION = 1
+API = f"/api/v{API_VERSION}"
+
+
 class PrometheusClient(HttpApi):
     def _get(self, path: str, **params) -> dict:
+        path = API + path
         resp = self._http.get(path, params=params or None)
         body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
         if resp.status_code != 200 or body.get("status") != "success":
@@ -44,11 +50,11 @@ class PrometheusClient(HttpApi):
 
     def query_raw(self, expr: str) -> dict:
         """The full response (status and data) of an instant query, as the runbook's curl lines get it."""
-        resp = self._http.get("/api/v1/query", params={"query": expr})
+        resp = self._http.get(API + "/query", params={"query": expr})
         return resp.json()
 
     def query(self, expr: str) -> list[Sample]:
-        data = self._get("/api/v1/query", query=expr)
+        data = self._get("/query", query=expr)
         if data["resultType"] == "vector":
             return [Sample(r["metric"], float(r["value"][1])) for r in data["result"]]
         if data["resultType"] == "scalar":
@@ -61,7 +67,7 @@ class PrometheusClient(HttpApi):
         return max(values) if values else None
 
     def alerts(self) -> list[AlertState]:
-        data = self._get("/api/v1/alerts")
+        data = self._get("/alerts")
         return [
             AlertState(
                 name=a["labels"].get("alertname", ""),
@@ -76,21 +82,21 @@ class PrometheusClient(HttpApi):
 
     def rules(self) -> list[dict]:
         """Alerting rules currently loaded (name, query, duration, labels)."""
-        groups = self._get("/api/v1/rules", type="alert")["groups"]
+        groups = self._get("/rules", type="alert")["groups"]
         return [rule for g in groups for rule in g["rules"]]
 
     def rule_groups(self) -> list[dict]:
         """Every loaded rule group with its evaluation state (name, interval, lastEvaluation, rules)."""
-        return self._get("/api/v1/rules")["groups"]
+        return self._get("/rules")["groups"]
 
     def config(self) -> dict:
         """The configuration the running Prometheus loaded (parsed YAML)."""
         import yaml
 
-        return yaml.safe_load(self._get("/api/v1/status/config")["yaml"]) or {}
+        return yaml.safe_load(self._get("/status/config")["yaml"]) or {}
 
     def targets(self) -> list[dict]:
-        return self._get("/api/v1/targets")["activeTargets"]
+        return self._get("/targets")["activeTargets"]
 
     def reload(self) -> None:
         resp = self._http.post("/-/reload")
