@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import yaml
 
@@ -24,6 +24,9 @@ from alertdrill.alerting.durations import format_ms, parse_ms
 from alertdrill.alerting.timescale import (DRILL_EVALUATION_INTERVAL, DRILL_SCRAPE_INTERVAL, as_factor,
                                            fmt_factor, range_windows, rule_files, scale_expr, scale_ms)
 from alertdrill.config import current as current_config
+
+if TYPE_CHECKING:
+    from alertdrill.runbook.promises import Promises
 
 # Prometheus resends firing alerts every --rules.alert.resend-delay (1m in production).
 PRODUCTION_RESEND_DELAY_MS = 60_000
@@ -158,6 +161,18 @@ class Timings:
     def resolve_floor_s(self) -> float:
         """Earliest resolved notice after the cause is gone: scrape + evaluation + group_interval."""
         return self.scrape_s + self.evaluation_s + self.group_interval_s
+
+    def floors(self, alert: str, promises: "Promises | None" = None) -> tuple[float, float]:
+        """(fire floor, resolve floor) the report compares a drill with: the runbook's promise where it has
+        one (its window and `for`, its first receiver's group_wait and group_interval), so an edited rule
+        or route cannot move the floor it is measured against; the production files' otherwise."""
+        p = promises.alerts.get(alert) if promises else None
+        if p is None or not p.receivers or p.receivers[0] not in promises.timers:
+            return self.fire_floor_s(alert), self.resolve_floor_s
+        timers = promises.receiver_timers(p.receivers[0])
+        pipeline = self.scrape_s + self.evaluation_s
+        return (self.drill_s(p.window_ms) + pipeline + self.drill_s(p.for_ms) + self.drill_s(timers.group_wait_ms),
+                pipeline + self.drill_s(timers.group_interval_ms))
 
     def fire_deadline_s(self, alert: str) -> float:
         return self.fire_deadline(alert).seconds

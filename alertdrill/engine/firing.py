@@ -26,7 +26,7 @@ def expect_firing(d: "DrillRun") -> float:
     t, name = d.ctx.timings, d.expect.alertname
     # Labels without a template are the rule's own: a pending instance already shows those it fires with.
     static_labels = not any("{{" in str(v) for v in (d.obs.loaded_rule().get("labels") or {}).values())
-    d.timeline.fire_floor, d.timeline.resolve_floor = t.fire_floor_s(name), t.resolve_floor_s
+    d.timeline.fire_floor, d.timeline.resolve_floor = t.floors(name, d.ctx.promises)
     clock = PromiseClock.for_alert(d.ctx.promises, t, name, d.expect.receivers)
     d.timeline.deadlines = dict(clock.deadlines_s)
     d.timeline.repeat_after = {r: t.drill_s(d.ctx.promises.receiver_timers(r).repeat_interval_ms)

@@ -156,14 +156,17 @@ def plan_scenario(scenario: str, run, expect, timings, runbook, timeouts,
         promise = expect.promise(timings, parse_promises(runbook))  # PromiseError: an alert it names is unknown
         steps = _steps(run, options, timings, runbook, remediate, expect.as_expectation(), {})
         return DrillPlan(scenario, expect.as_expectation(), [f"quiet: {promise}", FLOORS], steps)
-    expect = expect.against(parse_promises(runbook))  # PromiseError: the runbook has no row for the alert
+    promises = parse_promises(runbook)
+    expect = expect.against(promises)  # PromiseError: the runbook has no row for the alert
     name = expect.alertname
+    fire_floor, resolve_floor = timings.floors(name, promises)
     deadline = {"fire": timings.fire_deadline(name, timeouts.fire),
                 "cause gone": timings.mitigate_deadline(name, timeouts.resolve),
                 "resolve": timings.resolve_deadline(name, timeouts.resolve)}
     fire, mitigate, resolve = (deadline[k].seconds for k in ("fire", "cause gone", "resolve"))
     header = [f"alert {name} ({expect.severity}) -> {', '.join(sorted(expect.receivers))}",
-              f"timings {timings.label}: {timings.describe(name)}; resolve floor {timings.resolve_floor_s:g}s",
+              f"timings {timings.label}: {timings.describe(name)}; the runbook's floors: fire {fire_floor:g}s, "
+              f"resolve {resolve_floor:g}s",
               "deadlines: " + "; ".join(f"{k} {d.seconds:g}s ({d.why})" for k, d in deadline.items()),
               f"watch {timings.scale_expr(expect.watch) or '-'} (alert when {expect.threshold or '-'}); {FLOORS}"]
     steps: list[PlanStep] = []

@@ -33,6 +33,21 @@ def test_windows_and_floors_follow_the_factor(factor, window):
     assert t.mitigate_deadline_s("HighAPILatency") < t.resolve_deadline_s("HighAPILatency")
 
 
+def test_the_reports_floors_are_the_runbooks_and_an_edited_route_cannot_move_them(tmp_path):
+    """The floors a drill is compared with come from the runbook's promise; a route whose group_interval
+    was quadrupled in the production file moves the file's floor, never the one reported."""
+    promises = rulekit.promises()
+    t = Timings.from_files(30)
+    assert t.floors("HighAPILatency", promises) == (t.fire_floor_s("HighAPILatency"), t.resolve_floor_s)
+    edited = tmp_path / "alertmanager.yml"
+    edited.write_text(rulekit.ALERTMANAGER.read_text().replace("group_interval: 5m", "group_interval: 20m"))
+    assert edited.read_text() != rulekit.ALERTMANAGER.read_text()
+    moved = Timings.from_files(30, rulekit.RULES, edited)
+    assert moved.resolve_floor_s == t.resolve_floor_s + 900 / 30  # the file's floor moved ...
+    assert moved.floors("HighAPILatency", promises) == t.floors("HighAPILatency", promises)  # ... the runbook's did not
+    assert moved.floors("HighAPILatency") == (moved.fire_floor_s("HighAPILatency"), moved.resolve_floor_s)
+
+
 def test_unknown_alert_is_named():
     with pytest.raises(KeyError, match="no alerting rule named Nope.*RedisDisconnected"):
         Timings.from_files(30).rule("Nope")
