@@ -9,6 +9,9 @@ import httpx
 from alertdrill.engine.observe import since_range
 from alertdrill.errors import require
 from alertdrill.load.locust import LocustLoad
+from alertdrill.load.paced import Paced
+
+from scenarios.platform.client import PlatformClient
 
 
 def dashboard_load(ctx, *, users: int, tasks: str, wait: float, run_time: float = 300, name: str = "",
@@ -59,3 +62,13 @@ def signal_list_served(ctx, under: float = 1.0) -> str:
         client.close()
     return served_quickly(ctx, "/api/v1/signals?limit=20", under=under, headers={
         "Authorization": f"Bearer {token}"})
+
+
+def device_listings(ctx, *, per_second: float, source_address: str = "127.0.0.31") -> Paced:
+    """A trader's settings page listing their devices (GET /devices, which nothing else calls during a
+    drill), logged in before the fault, `per_second` listings from their own address: a second endpoint
+    whose requests need the database like the drilled one."""
+    client = PlatformClient(ctx.endpoints.backend, source_address=source_address)
+    client.login()
+    return Paced("device-listings", lambda _: str(client.devices().status_code), per_second=per_second,
+                 max_seconds=300, on_stop=client.close).start()

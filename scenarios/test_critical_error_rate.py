@@ -23,10 +23,9 @@ from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import CutLink, EnvFileEdit
 from alertdrill.engine.invariants import inhibited_never_notified
 from alertdrill.engine.remediations import RunbookAction
-from alertdrill.load.paced import Paced
 
-from scenarios._common import dashboard_load, signal_list_served
-from scenarios.platform.client import PlatformClient, generator_url
+from scenarios._common import dashboard_load, device_listings, signal_list_served
+from scenarios.platform.client import generator_url
 from scenarios.platform.invariants import signals_stored_since, webhooks_exactly_once
 from scenarios.platform.traffic import CustomerTraffic
 
@@ -65,7 +64,7 @@ def run(d: Drill, ctx: DrillContext) -> None:
     d.inject(EnvFileEdit("backend", "backend/.env", {"DB_POOL_TIMEOUT": pool_timeout}))
     traffic = d.alongside(CustomerTraffic(ctx.endpoints.backend, period=1.0).start())
     d.workload(dashboard_load(ctx, users=20, tasks="approvals", wait=0.5), warmup=8)
-    readers = d.alongside(device_listings(ctx))
+    readers = d.alongside(device_listings(ctx, per_second=0.5))
     d.inject(CutLink("postgres"))
     cut = time.time()
     d.expect_firing()
@@ -92,15 +91,6 @@ def run(d: Drill, ctx: DrillContext) -> None:
                 lambda: webhooks_exactly_once(traffic.log, ctx.endpoints.postgres_dsn))
     d.invariant("every generated signal stored exactly once",
                 lambda: signals_stored_since(generator_url(ctx.endpoints), ctx.endpoints.postgres_dsn, began))
-
-
-def device_listings(ctx: DrillContext) -> Paced:
-    """A trader's settings page listing their devices at 0.5/s, logged in before the fault: once the database
-    is cut each listing fails (503), a steady 0.5 errors/s on /devices."""
-    client = PlatformClient(ctx.endpoints.backend, source_address="127.0.0.31")
-    client.login()
-    return Paced("device-listings", lambda _: str(client.devices().status_code), per_second=0.5, max_seconds=300,
-                 on_stop=client.close).start()
 
 
 def test_CriticalErrorRate(drill):

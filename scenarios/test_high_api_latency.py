@@ -6,6 +6,10 @@ is raised the slow database alone leaves p95 near 0.4 s: at 250 ms it sat at 0.7
 from the other lane took it back over 1 s and "recovered" did not last.
 Runbook: top slow endpoints and the pool figures point at the starving route; remediation
 "Connection pool saturated: raise the pool and restart the backend" (DB_POOL_SIZE=50 in backend/.env).
+
+A second route shows the promise holds for every route, not only the drilled one: a trader's settings
+page listing their devices (GET /devices, 1/s) starves for a connection too, and its own HighAPILatency
+must reach the runbook's receivers like /signals'.
 """
 from __future__ import annotations
 
@@ -15,19 +19,20 @@ import pytest
 
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.drill import Drill
-from alertdrill.engine.evidence import runbook_query, top_label, value_above, wait_for
+from alertdrill.engine.evidence import reached_for, runbook_query, top_label, value_above, wait_for
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import EnvFileEdit, Toxic
 from alertdrill.engine.remediations import RunbookAction
 from alertdrill.errors import require
 
-from scenarios._common import dashboard_load, never_fired, signal_list_served
+from scenarios._common import dashboard_load, device_listings, never_fired, signal_list_served
 from scenarios.platform.client import generator_url
 from scenarios.platform.invariants import signals_stored_since
 
 pytestmark = pytest.mark.drill
 
 ROUTE = "/signals"
+SECOND = "/devices"  # another route that needs a connection: its alert is routed like /signals'
 EXPECTATION = AlertExpectation.from_runbook(
     "HighAPILatency",
     instance={"route": ROUTE},
@@ -48,8 +53,13 @@ def run(d: Drill, ctx: DrillContext) -> None:
     # request per 0.6 s each (100 a minute), under the per-address rate limit (120 a minute) once the pool
     # is healthy again: the load alone must not raise HighRateLimitRejections.
     d.workload(dashboard_load(ctx, users=12, tasks="signals", wait=0.6), warmup=12)
+    readers = d.alongside(device_listings(ctx, per_second=1.0))
     d.inject(Toxic("postgres", "latency", {"latency": 200, "jitter": 20}))
     d.expect_firing()
+    d.investigate("HighAPILatency of /devices reaches its receivers too (every route is routed alike)",
+                  lambda: wait_for(lambda: reached_for(ctx, "HighAPILatency", {"route": SECOND}, began),
+                                   ctx.timings.fire_deadline_s("HighAPILatency")))
+    d.end(readers)
     # Every route that needs a connection starves (/signals, /auth/login, /ready): /signals is among them.
     d.investigate("/signals is among the top slow endpoints", lambda: top_label(
         ctx.prometheus, runbook_query(ctx, "HighAPILatency", "request_duration_seconds"), "route", ROUTE,

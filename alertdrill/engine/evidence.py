@@ -125,6 +125,25 @@ def wait_inhibited(ctx: "DrillContext", source: str, labels: dict[str, str], tim
     return found
 
 
+def _reached(ctx: "DrillContext", alert: str, labels: dict[str, str], since: float) -> tuple[set[str], set[str]]:
+    """(the receivers the runbook names for `alert`, those its firing notices carrying `labels` reached)."""
+    notes = [n for n in ctx.sink.notifications(alertname=alert, status="firing", since=since)
+             if all(n.labels.get(k) == v for k, v in labels.items())]
+    return set(ctx.promises.alert(alert).receivers), {n.receiver for n in notes}
+
+
+def reached_for(ctx: "DrillContext", alert: str, labels: dict[str, str], since: float) -> str:
+    """The alert, for another value of the labels it is routed by (`labels`, e.g. another route), reached
+    every receiver the runbook names for it since `since`: the promise holds for every value, not only the
+    drilled one. A route that sends one value elsewhere (or nowhere) is where a drill sees it."""
+    want, got = _reached(ctx, alert, labels, since)
+    require_evidence(want <= got, f"{alert} {labels} did not reach {sorted(want - got)}",
+                     expected=f"{alert} {labels} notified to {sorted(want)}, as for every value of "
+                              f"{', '.join(labels)}",
+                     seen=f"notified: {sorted(got) or 'nobody'}")
+    return f"{alert}{labels} reached {', '.join(sorted(got))}"
+
+
 def notified_elsewhere(ctx: "DrillContext", source: str, labels: dict[str, str], since: float) -> str:
     """An inhibition is scoped to its `equal` labels: each alert `source` inhibits, carrying another value
     of them (`labels`, e.g. another endpoint), reached every receiver the runbook names for it since
@@ -135,10 +154,7 @@ def notified_elsewhere(ctx: "DrillContext", source: str, labels: dict[str, str],
     require_evidence(bool(firing), f"{source} is not firing: nothing to be inhibited by",
                      expected=f"{source} firing", seen="inactive")
     for inh in ctx.promises.alert(source).inhibits:
-        notes = [n for n in ctx.sink.notifications(alertname=inh.target, status="firing", since=since)
-                 if all(n.labels.get(k) == v for k, v in labels.items())]
-        want = set(ctx.promises.alert(inh.target).receivers)
-        got = {n.receiver for n in notes}
+        want, got = _reached(ctx, inh.target, labels, since)
         require_evidence(want <= got, f"{inh.target} {labels} did not reach {sorted(want - got)} while {source} "
                                       f"fired for another {', '.join(inh.equal)}",
                          expected=f"{inh.target} {labels} notified to {sorted(want)}: {source} inhibits it only "

@@ -154,6 +154,12 @@ CASES = [
     Case("HighAPILatency-threshold-moved", test_high_api_latency,
          Breakage.rules(in_rule("HighAPILatency", ") > 1", ") > 30"), "1 s moved to 30 s"),
          AlertNotFired, "HighAPILatency did not fire within"),
+    Case("HighAPILatency-one-route-routed-elsewhere", test_high_api_latency,
+         Breakage.routing(replace("  - receiver: slack-oncall-alerts\ninhibit_rules:",
+                                  "  - receiver: engineering-manager\n    matchers:\n    - route=\"/devices\"\n"
+                                  "  - receiver: slack-oncall-alerts\ninhibit_rules:"),
+                          "alerts of /devices go to the engineering manager instead of #oncall-alerts"),
+         InvestigationFailed, r"HighAPILatency \{'route': '/devices'\} did not reach \['slack-oncall-alerts'\]"),
     Case("CriticalAPILatency-inhibition-removed", test_critical_api_latency,
          Breakage.routing(drop_between('- source_matchers:\n  - alertname="CriticalAPILatency"', "- source_matchers:"),
                           "the warning twin is no longer silenced while CriticalAPILatency fires"),
