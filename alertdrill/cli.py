@@ -65,7 +65,15 @@ def _coverage_cmd(args: argparse.Namespace) -> int:
     from alertdrill.adopt import coverage
 
     return coverage.main([*(["--fail-on-gap"] if args.fail_on_gap else []),
+                          *(["--no-check"] if args.no_check else []),
                           *(["--artifacts", args.artifacts] if args.artifacts else [])])
+
+
+def _check_cmd(args: argparse.Namespace) -> int:
+    from alertdrill import config
+    from alertdrill.adopt.check import command
+
+    return command.main(args, config.current())
 
 
 def _report_cmd(args: argparse.Namespace) -> int:
@@ -101,6 +109,16 @@ def _subcommand_at(argv: list[str]) -> int | None:
     return i if i < len(argv) else None
 
 
+def _add_check(sub) -> None:
+    from alertdrill.adopt.check import command
+
+    ck = sub.add_parser("check", help="the rules, routing, runbook and configuration against the runbook's "
+                                      "promises, in seconds, without containers (exit 1 on a problem)",
+                        description=command.DESCRIPTION)
+    command.add_arguments(ck)
+    ck.set_defaults(func=_check_cmd)
+
+
 def _parser() -> argparse.ArgumentParser:
     """Every subcommand and its options in one place, as `alertdrill --help` lists them."""
     from alertdrill import gameday
@@ -133,9 +151,11 @@ def _parser() -> argparse.ArgumentParser:
     it.add_argument("init_args", nargs=argparse.REMAINDER)
     it.set_defaults(func=_init_cmd)
 
+    _add_check(sub)
     cv = sub.add_parser("coverage", help="per alert: rule, promtool tests, mutants, routing test, drill, runbook, last pass")
     cv.add_argument("--fail-on-gap", action="store_true", help="exit 1 when any alert has a gap (gate CI with it)")
     cv.add_argument("--artifacts", default=None, help="the drills' timelines (default: <state_dir>/timelines)")
+    cv.add_argument("--no-check", action="store_true", help="count files without running `alertdrill check` first")
     cv.set_defaults(func=_coverage_cmd)
 
     rp = sub.add_parser("report", help="make the HTML report (and a Markdown summary) from timeline JSON files")

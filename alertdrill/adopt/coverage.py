@@ -15,7 +15,9 @@
   looks at), and one that fails that check is a gap;
 - last passed: the newest timeline of a passing drill in the artifacts folder (information, not a gap).
 
-`--fail-on-gap` exits 1 when any alert has a gap, so it can gate CI.
+`--fail-on-gap` exits 1 when any alert has a gap, so it can gate CI. `alertdrill check` runs first: a
+broken promise (a rule off its runbook row, a route to the wrong receiver, ...) fails coverage with the
+check's own lines, as files that exist prove nothing when they disagree (`--no-check` skips it).
 """
 from __future__ import annotations
 
@@ -123,8 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="alertdrill coverage", description=__doc__.split("\n\n")[0])
     ap.add_argument("--fail-on-gap", action="store_true", help="exit 1 when any alert has a gap (for CI)")
     ap.add_argument("--artifacts", default=None, help="the drills' timelines (default: <state_dir>/timelines)")
+    ap.add_argument("--no-check", action="store_true", help="count files without running `alertdrill check` first")
     args = ap.parse_args(argv)
     conf = current()
+    if not args.no_check:
+        from alertdrill.adopt.check.command import gate
+
+        failed = gate(conf)
+        if failed:
+            print(f"{conf.describe()}\n\n{failed}")
+            return 1
     rows = coverage(conf, Path(args.artifacts) if args.artifacts else None)
     print(f"{conf.describe()}\n")
     print(table(rows))

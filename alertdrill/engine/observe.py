@@ -8,8 +8,6 @@ A new check of what Prometheus, Alertmanager or the sink shows goes here.
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -17,6 +15,7 @@ from alertdrill.config import current as current_config
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.errors import AlertNotFired
+from alertdrill.runbook import links
 from alertdrill.target.clients.prometheus import AlertState, PrometheusError
 from alertdrill.target.clients.sink import Notification
 from alertdrill.target import health
@@ -210,24 +209,9 @@ def notice_problems(notes, alert: str, runbook) -> list[str]:
 def runbook_link_problems(url: str, alert: str, runbook) -> list[str]:
     """Whether `url` leads where a person on call must land: its path ends with the runbook's own path
     (relative to the project, e.g. docs/runbook.md) and its anchor is `alert`'s section of it."""
-    problems = []
-    own = runbook_path(runbook)
-    path = urlsplit(url).path
-    if path != own and not path.endswith("/" + own):
-        problems.append(f"runbook_url {url} leads to {path or '(no path)'}, not to the runbook {own}")
-    anchor = url.rsplit("#", 1)[1] if "#" in url else ""
-    if anchor not in runbook.anchors:
-        problems.append(f"runbook_url {url} points at #{anchor or '(no anchor)'}, no heading of {runbook.path}")
-    elif alert in runbook and runbook.section(alert).anchor != anchor:
-        problems.append(f"runbook_url {url} points at #{anchor}, not at {alert}'s section "
-                        f"#{runbook.section(alert).anchor}")
-    return problems
+    return links.link_problems(url, alert, runbook, current_config().root)
 
 
 def runbook_path(runbook) -> str:
     """The runbook's path as a link names it: relative to the project's root, else its file name."""
-    path = Path(runbook.path or "runbook.md")
-    try:
-        return path.resolve().relative_to(current_config().root.resolve()).as_posix()
-    except ValueError:
-        return path.name
+    return links.runbook_path(runbook, current_config().root)

@@ -3,19 +3,20 @@ threshold, the metric the rule watches held just above (x1.04) and just below (x
 threshold. At an evaluation time well past the window and `for`, the alert must be firing above and
 absent below. So a threshold that drifts by 5 % or more, in either direction, fails a test.
 
-Each alert names how to make its metric show a value (`INPUTS`): a gauge, a per-second counter rate,
-a ratio of two counters, or a p95 from histogram buckets. An alert added to the runbook without an entry
-here fails `test_every_thresholded_alert_has_boundary_inputs`.
+The groups are the shipped ones (alertdrill.adopt.check.boundaries, which `alertdrill check` runs on the
+shapes it can drive by itself); what is this platform's is how to drive each alert's metric (`INPUTS`): a
+gauge, a per-second counter rate, a ratio of two counters, or a p95 from histogram buckets, on the
+platform's own series. An alert added to the runbook without an entry here fails
+`test_every_thresholded_alert_has_boundary_inputs`.
 """
 from __future__ import annotations
 
 from typing import Callable
 
-from alertdrill.alerting.durations import format_ms
+from alertdrill.adopt.check.boundaries import Drive, Inputs
+from alertdrill.adopt.check.boundaries import boundary_groups as shipped_groups
 
-ABOVE, BELOW = 1.04, 0.96
 MINUTES = 40  # series length; the window (5m) and the longest `for` (15m) are long over by then
-Inputs = Callable[[float], list[dict]]
 
 
 def _counter(series: str) -> Inputs:
@@ -69,24 +70,11 @@ def boundary_groups(promises, per_value: dict[str, list[str]] | None = None) -> 
     """Two groups per alert with a non-zero threshold: x1.04 fires, x0.96 stays silent. An alert per
     endpoint or route is driven on every value of its domain at once, and must fire for each of them: a
     rule that ignores one endpoint fires one alert short."""
-    groups = []
+    drives = {}
     for p in promises.alerts.values():
         if p.threshold.value == 0 or p.threshold.op not in (">", ">="):
             continue  # `== 0` has no neighbourhood to drift in; the mutation tests move it to 1
         values = (per_value or {}).get(p.alert, [])  # alert -> the values of its endpoint or route label
-        makes = [PER_VALUE[p.alert](v) for v in values] if values else [INPUTS[p.alert]]
-        at = f"{(5 * 60_000 + p.for_ms) // 60_000 + 5}m"
-        query = f'count(ALERTS{{alertname="{p.alert}",alertstate="firing"}})'
-        for factor, fires in ((ABOVE, True), (BELOW, False)):
-            value = p.threshold.value * factor
-            every = f" on each of {len(values)} values" if values else ""
-            groups.append({
-                "name": f"{p.alert} {'fires' if fires else 'silent'} at {factor:g} x its threshold{every} "
-                        f"({value:g}; the runbook promises {p.threshold}, for {format_ms(p.for_ms)})",
-                "interval": "1m",
-                "input_series": [s for make in makes for s in make(value)],
-                "promql_expr_test": [{"expr": query, "eval_time": at,
-                                      "exp_samples": [{"value": len(makes)}] if fires else []}],
-            })
-    return groups
-
+        makes = tuple(PER_VALUE[p.alert](v) for v in values) if values else (INPUTS[p.alert],)
+        drives[p.alert] = Drive(makes, per_value=bool(values))
+    return shipped_groups(promises, drives)

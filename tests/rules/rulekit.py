@@ -5,14 +5,15 @@ from __future__ import annotations
 import copy
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
 import yaml
 
-from alertdrill.alerting import routing, timeofweek
+from alertdrill.adopt.check import inhibitions, model
+from alertdrill.adopt.check import routing as routing_check
+from alertdrill.adopt.check.rules import rule_promise_problems
 from alertdrill.alerting.promtools import Tool
 from alertdrill.alerting.durations import parse_ms as parse_duration
 
@@ -54,14 +55,12 @@ def load_expected() -> dict:
     return spec
 
 
-def alert_rules(rules: dict) -> dict[str, dict]:
-    """alert name -> rule (first one of that name)."""
-    out: dict[str, dict] = {}
-    for group in rules.get("groups") or []:
-        for rule in group.get("rules") or []:
-            if "alert" in rule:
-                out.setdefault(rule["alert"], rule)
-    return out
+# The shipped checks' readers (alertdrill.adopt.check), under the names these tests have always used.
+alert_rules = model.alert_rules  # alert name -> rule (first one of that name)
+rule_labels = model.rule_labels
+grouping_labels = routing_check.grouping_labels
+route_check = routing_check.route_check  # amtool config routes test --verify.receivers: (ok, resolved)
+inhibition_pairs = inhibitions.inhibition_pairs
 
 
 def scenario_modules(kind: type) -> list:
@@ -77,10 +76,6 @@ def scenario_modules(kind: type) -> list:
     return [m for m in modules if isinstance(m.EXPECTATION, kind)]
 
 
-def rule_labels(rule: dict) -> dict[str, str]:
-    return {"alertname": rule["alert"], **{k: str(v) for k, v in (rule.get("labels") or {}).items()}}
-
-
 LABEL_DOMAIN = REPO / "scenarios" / "platform" / "label_domain.yml"
 
 
@@ -92,8 +87,7 @@ def label_domain() -> dict[str, list[str]]:
 def domain_label(rule: dict) -> str | None:
     """The label of the domain the rule's alert is per (its `by (...)`), if any: every value of it must
     keep the promise."""
-    found = sorted(grouping_labels(rule["expr"]) & set(label_domain()))
-    return found[0] if found else None
+    return routing_check.domain_label(rule, label_domain())
 
 
 def per_value_domains(rules: dict | None = None) -> dict[str, list[str]]:
@@ -104,9 +98,7 @@ def per_value_domains(rules: dict | None = None) -> dict[str, list[str]]:
 
 def labels_for_every_value(rule: dict) -> list[dict[str, str]]:
     """The labels an alert of `rule` carries, once per value of its domain label (or once, without one)."""
-    label = domain_label(rule)
-    base = rule_labels(rule)
-    return [{**base, label: v} for v in label_domain()[label]] if label else [base]
+    return routing_check.labels_for_every_value(rule, label_domain())
 
 
 # ---------------------------------------------------------------------------------------- promtool
@@ -142,33 +134,6 @@ def run_unit_tests(promtool: Tool, tests: dict, rules_path: Path, workdir: Path,
     path = workdir / name
     path.write_text(yaml.safe_dump(doc, sort_keys=False, width=10_000))
     return promtool.run("test", "rules", path, cwd=workdir)
-
-
-# ---------------------------------------------------------------------------------------- amtool
-def route_check(amtool: Tool, am_path: Path, labels: dict[str, str], receivers: list[str]):
-    """amtool config routes test --verify.receivers: (ok, what amtool resolved)."""
-    p = amtool.run("config", "routes", "test", f"--config.file={am_path}",
-                   f"--verify.receivers={','.join(receivers)}",
-                   *[f"{k}={v}" for k, v in sorted(labels.items())])
-    got = (p.stdout.strip().splitlines() or [""])[0]
-    return p.returncode == 0, got
-
-
-def inhibition_pairs(am: dict) -> list[tuple[str, str, tuple[str, ...]]]:
-    """(source alertname, target alertname, equal labels) of every inhibit rule that names both."""
-    def alertname(rule: dict, side: str) -> str | None:
-        for m in rule.get(f"{side}_matchers") or []:
-            mm = re.fullmatch(r'\s*alertname\s*=\s*"?([^"]*)"?\s*', m)
-            if mm:
-                return mm.group(1)
-        return (rule.get(f"{side}_match") or {}).get("alertname")
-
-    out = []
-    for rule in am.get("inhibit_rules") or []:
-        s, t = alertname(rule, "source"), alertname(rule, "target")
-        if s and t:
-            out.append((s, t, tuple(sorted(rule.get("equal") or []))))
-    return out
 
 
 # ---------------------------------------------------------------------------------------- coverage
@@ -463,78 +428,17 @@ def _muted_mutants(am: dict, i: int, receiver: str) -> list[Mutant]:
 
 
 def run_parallel(fn: Callable, items: list, workers: int = WORKERS) -> list:
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, items))
-
-
-def grouping_labels(expr: str) -> set[str]:
-    """Labels an alert expression keeps: those of its outermost `by (...)` clauses (all of them, as a
-    superset), or the selector's labels for an expression without aggregation."""
-    found = set()
-    for m in re.finditer(r"\bby\s*\(([^)]*)\)", expr):
-        found |= {x.strip() for x in m.group(1).split(",") if x.strip() and x.strip() != "le"}
-    return found
+    return routing_check.run_parallel(fn, items, workers)
 
 
 def routing_promise_violations(am: dict, rules: dict, promised) -> list[str]:
-    """Where the routing breaks the runbook's promises: receivers (in order), every delivering route's
-    timers, the grouping labels, and pages at any hour (alertdrill.alerting.timeofweek). One line per
-    violation, naming both sides."""
-    paging = {a: rule_labels(r) for a, r in alert_rules(rules).items()
-              if a in promised.alerts and promised.alerts[a].severity in promised.paged}
-    out = timeofweek.paging_silences(am, paging)
-    root_group_by = list(am["route"].get("group_by") or [])
-    if root_group_by != list(promised.group_by):
-        out.append(f"the runbook groups notices by {list(promised.group_by)}, the routing by {root_group_by}")
-    by_name = alert_rules(rules)
-    for alert, p in promised.alerts.items():
-        if alert not in by_name:
-            continue
-        for labels in labels_for_every_value(by_name[alert]):  # every endpoint or route, not one sample
-            got = [r for r, _t in routing.delivering_routes(am, labels)]
-            if got != list(p.receivers):
-                out.append(f"{alert} {labels}: the runbook promises {list(p.receivers)}, the routing delivers to {got}")
-        routes = routing.delivering_routes(am, rule_labels(by_name[alert]))
-        for receiver, timers in routes:
-            if receiver not in promised.timers:
-                continue
-            want = promised.timers[receiver]
-            for name, value in (("group_wait", want.group_wait_ms), ("group_interval", want.group_interval_ms),
-                                ("repeat_interval", want.repeat_interval_ms)):
-                if timers[name] != value:
-                    out.append(f"{alert} -> {receiver}: the runbook promises {name} {value} ms, "
-                               f"the route that delivers it says {timers[name]} ms")
-    return out
+    """Where the routing breaks the runbook's promises (alertdrill.adopt.check.routing, on every value of
+    the platform's label domain): receivers (in order), every delivering route's timers, the grouping
+    labels, and pages at any hour. One line per violation, naming both sides."""
+    return [str(p) for p in routing_check.routing_promise_problems(am, rules, promised, label_domain())]
 
 
 def rule_promise_violations(rules: dict, promised, only: str | None = None) -> list[str]:
-    """Where the rules break the runbook's alert index: a promised alert without a rule, severity, `for`,
-    threshold, windows and routing labels. One line per violation, naming both sides."""
-    from alertdrill.alerting.durations import format_ms
-    from alertdrill.alerting.timescale import range_windows
-
-    out = []
-    by_name = alert_rules(rules)
-    for alert, p in promised.alerts.items():
-        if only is not None and alert != only:
-            continue
-        rule = by_name.get(alert)
-        if rule is None:
-            out.append(f"the runbook promises {alert}; the rules have no such alert")
-            continue
-        labels = rule.get("labels") or {}
-        if labels.get("severity") != p.severity:
-            out.append(f"{alert}: the runbook promises severity {p.severity}, the rule says {labels.get('severity')}")
-        if parse_duration(rule.get("for") or "0s") != p.for_ms:
-            out.append(f"{alert}: the runbook promises for {format_ms(p.for_ms)}, the rule says {rule.get('for')}")
-        m = _CMP_RE.search(str(rule["expr"]).strip())
-        if not m or (m.group(1), float(m.group(2))) != (p.threshold.op, p.threshold.value):
-            out.append(f"{alert}: the runbook promises threshold {p.threshold}, the rule's expression is {rule['expr']}")
-        windows = set(range_windows(str(rule["expr"])))
-        if windows != ({p.window_ms} if p.window_ms else set()):
-            out.append(f"{alert}: the runbook promises a window of {format_ms(p.window_ms) if p.window_ms else 'none'}, "
-                       f"the rule's expression uses {sorted(format_ms(w) for w in windows) or 'none'}")
-        for key, value in p.labels.items():
-            if str(labels.get(key)) != value:
-                out.append(f"{alert}: the runbook routes it by {key}=\"{value}\", the rule's label is {labels.get(key)!r}")
-    return out
+    """Where the rules break the runbook's alert index (alertdrill.adopt.check.rules): a promised alert
+    without a rule, severity, `for`, threshold, windows and routing labels. One line per violation."""
+    return [str(p) for p in rule_promise_problems(rules, promised, only=only)]

@@ -6,7 +6,7 @@ import pytest
 
 import rulekit
 from alertdrill.engine.expectation import AlertExpectation
-from alertdrill.alerting import routing
+from alertdrill.adopt.check import inhibitions
 
 PROMISES = rulekit.promises()
 SCENARIOS = rulekit.scenario_modules(AlertExpectation)  # the quiet drills: tests/rules/test_quiet.py
@@ -34,20 +34,12 @@ def test_routing_keeps_the_promises(am, rules):
 
 
 def test_inhibitions_are_the_promised_ones_and_match_labels_the_rules_produce(am, rules):
-    promised = {(a.alert, i.target, tuple(sorted(i.equal))) for a in PROMISES.alerts.values() for i in a.inhibits}
+    promised = inhibitions.promised_pairs(PROMISES)
     configured = set(rulekit.inhibition_pairs(am))
     assert configured == promised, f"the runbook promises inhibitions {sorted(promised)}, the routing has {sorted(configured)}"
-    by_name = rulekit.alert_rules(rules)
-    for rule in am.get("inhibit_rules") or []:
-        for side in ("source_matchers", "target_matchers"):
-            produced = [n for n, r in by_name.items()
-                        if routing.matches({"matchers": rule[side]}, {"alertname": n, **(r.get("labels") or {})})]
-            assert produced, f"inhibit rule {side} {rule[side]} match no alert the rules produce"
-            for name in produced:
-                kept = rulekit.grouping_labels(str(by_name[name]["expr"]))
-                missing = [e for e in rule.get("equal") or [] if e not in kept]
-                assert not missing, (f"inhibit rule equal {rule.get('equal')}: {name}'s expression keeps "
-                                     f"{sorted(kept)}, so its alerts never carry {missing}: the inhibition never matches")
+    # each side's matchers match an alert the rules produce, whose expression keeps every `equal` label
+    problems = inhibitions.matcher_problems(am, rules, rulekit.ALERTMANAGER.name)
+    assert not problems, "\n".join(map(str, problems))
 
 
 @pytest.mark.parametrize("module", SCENARIOS, ids=lambda m: m.EXPECTATION.alertname)

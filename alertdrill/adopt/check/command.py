@@ -1,0 +1,85 @@
+"""The command line of `alertdrill check` and the gate the other commands run first (`alertdrill
+coverage`, the pytest plugin's --plan): exit 0 when every promise holds, 1 on a problem, 2 on bad usage
+or configuration (alertdrill.cli)."""
+from __future__ import annotations
+
+import argparse
+import json
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from alertdrill.adopt import check
+from alertdrill.config import Config
+from alertdrill.errors import ConfigError
+
+DESCRIPTION = ("check the rules, routing, runbook and configuration against the runbook's promises, without "
+               "containers: one line per problem (where, expected, found, what to change), then a summary")
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--factor", default=None, help="the drill factor to check against the rule windows (default: "
+                                                  "drill_factor of [tool.pytest.ini_options], else 30)")
+    ap.add_argument("--label-domain", default=None, metavar="YAML",
+                    help="label -> every value the platform gives it (YAML lists): alerts per such a label are "
+                         "routed and boundary-tested on every value")
+    ap.add_argument("--json", action="store_true", help="print the problems as JSON (one object) instead")
+    ap.add_argument("--strict", action="store_true", help="exit 1 on what could not be checked, too")
+
+
+def configured_factor(conf: Config):
+    """drill_factor of the configuration file's [tool.pytest.ini_options], where the drills read it."""
+    if conf.source is None:
+        return None
+    try:
+        ini = tomllib.loads(conf.source.read_text()).get("tool", {}).get("pytest", {}).get("ini_options", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return ini.get("drill_factor")
+
+
+def label_domain(path: str | Path | None) -> dict[str, list[str]]:
+    """The label domain file's lists of values (other keys, such as YAML anchors' holders, are kept too:
+    only labels a rule groups by are used)."""
+    if not path:
+        return {}
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"--label-domain {path}: cannot read it ({exc}); expected YAML `label: [value, ...]`") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"--label-domain {path}: expected a mapping `label: [value, ...]`, got {type(data).__name__}")
+    return {str(k): [str(x) for x in v] for k, v in data.items() if isinstance(v, list)}
+
+
+def run(conf: Config, factor=None, domains: dict[str, list[str]] | None = None) -> check.Result:
+    from alertdrill.alerting import timescale
+
+    chosen = factor if factor is not None else configured_factor(conf)
+    try:
+        value = timescale.as_factor(chosen if chosen is not None else timescale.DEFAULT_FACTOR)
+    except timescale.FactorError as exc:
+        raise ConfigError(f"drill factor {chosen!r}: {exc}") from None
+    return check.run(conf, factor=value, domains=domains)
+
+
+def gate(conf: Config, factor=None) -> str | None:
+    """What `coverage` and `--plan` run first: None when clean, else the check's report to fail with."""
+    result = run(conf, factor)
+    if not result.failed:
+        return None
+    return "\n".join([*result.lines(), result.summary(), "(`alertdrill check` shows the same; fix these first)"])
+
+
+def main(args: argparse.Namespace, conf: Config) -> int:
+    result = run(conf, args.factor, label_domain(args.label_domain))
+    if args.json:
+        print(json.dumps({"problems": [p.as_dict() for p in result.problems], "seconds": round(result.seconds, 2),
+                          "failed": len(result.failed), "not_checked": len(result.not_checked)}, indent=2))
+    else:
+        print(conf.describe())
+        for line in result.lines():
+            print(line)
+        print(result.summary())
+    return 1 if result.failed or (args.strict and result.not_checked) else 0
