@@ -98,6 +98,7 @@ RULES = """groups:
         annotations:
           summary: nobody asks the web service anything
           description: "no request reached the web service for ten minutes."
+          runbook_url: runbook.md#webidle
 """
 
 ALERTMANAGER = """route:

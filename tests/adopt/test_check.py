@@ -9,7 +9,6 @@ import subprocess
 import sys
 from fractions import Fraction
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -18,11 +17,12 @@ from alertdrill.adopt import check
 from alertdrill.adopt.check import boundaries
 from alertdrill.adopt.check.model import rule_line
 from alertdrill.runbook.promises import AlertPromise, Threshold
+from tests.doubles import stand_in
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = "stack/prometheus/rules/alerts.yml"
 FILES = (RULES, "stack/alertmanager/alertmanager.yml", "docs/runbook.md", "docker-compose.test.yml",
-         "tests/rules/alerts_test.yml")
+         "tests/rules/alerts_test.yml", "stack/prometheus/prometheus.yml")
 TABLE = """[tool.alertdrill]
 compose_file = "docker-compose.test.yml"
 rules = ["stack/prometheus/rules/*.yml"]
@@ -174,20 +174,32 @@ def test_a_domain_label_is_driven_on_every_value():
                                           promise("> 1"))
 
 
-def test_plan_is_refused_with_the_check_s_lines(copy, monkeypatch):
-    """The pytest plugin's --plan runs the check first (fixtures/drills.py, as this worktree has it)."""
+def test_plan_and_drills_are_refused_with_the_check_s_lines(copy):
+    """The pytest plugin runs the check first: --plan stops with a usage error, and a drill session fails
+    every drill before its stack starts (fixtures/drills.py: drill_config), with the check's lines."""
     from fixtures import drills
 
+    settings = stand_in(drills.DrillSettings, factor=Fraction(30))
     edit(copy / RULES, "sum(rate(errors_total[5m])) by (endpoint) > 0.1", "sum(rate(errors_total[5m])) by (endpoint) > 0.3")
     previous = config.activate(config.load(copy / "pyproject.toml"))
     try:
         with pytest.raises(pytest.UsageError, match=r"(?s)--plan: `alertdrill check` found problems.*HighErrorRate: "
                                                     r"expected threshold > 0.1"):
-            drills._check_before_plan(SimpleNamespace(factor=Fraction(30)))
+            drills._check_before_plan(settings)
+        assert "HighErrorRate: expected threshold > 0.1" in drills._check_first(settings)
     finally:
         config.activate(previous)
     previous = config.activate(config.load(start=REPO))
     try:
-        drills._check_before_plan(SimpleNamespace(factor=Fraction(30)))  # this repository: the plan goes on
+        drills._check_before_plan(settings)  # this repository: the plan goes on
+        assert drills._check_first(settings) is None  # and so do the drills
     finally:
         config.activate(previous)
+
+
+def test_a_slower_production_evaluation_is_named(copy):
+    edit(copy / "stack/prometheus/prometheus.yml", "evaluation_interval: 15s", "evaluation_interval: 1m")
+    proc = cli(cwd=copy)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert ("stack/prometheus/prometheus.yml: expected 15s; found global evaluation_interval is 1m. Change: set the "
+            "interval to the runbook's") in proc.stdout

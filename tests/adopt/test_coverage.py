@@ -53,15 +53,18 @@ def test_a_second_platform_shows_its_gaps_and_fails_the_gate(tmp_path):
                                     "no drill"]
     assert rows["WebIdle"].gaps[-1] == "runbook section lacks remediation"
     assert rows["WebDown"].cells["runbook"] == "#webdown"
-    # `alertdrill check` runs first: WebIdle's rule has no runbook_url, and coverage stops there, saying so
+    proc = cli("coverage", "--fail-on-gap", cwd=root / "rules")  # `alertdrill check` passes first
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "0 of 2 alerts complete" in proc.stdout and "gap: WebIdle:" in proc.stdout
+    assert cli("coverage", cwd=root).returncode == 0  # without --fail-on-gap it only reports
+    # `alertdrill check` runs first: with WebIdle's runbook_url gone, coverage stops there, saying so
+    rules = root / "rules" / "web.yml"
+    rules.write_text(rules.read_text().replace("          runbook_url: runbook.md#webidle\n", ""))
     proc = cli("coverage", cwd=root / "rules")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "rules/web.yml:12 WebIdle: expected annotations.runbook_url leading to runbook.md#webidle" in proc.stdout
     assert "alerts complete" not in proc.stdout
-    proc = cli("coverage", "--fail-on-gap", "--no-check", cwd=root / "rules")
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "0 of 2 alerts complete" in proc.stdout and "gap: WebIdle:" in proc.stdout
-    assert cli("coverage", "--no-check", cwd=root).returncode == 0  # without --fail-on-gap it only reports
+    assert cli("coverage", "--no-check", cwd=root).returncode == 0  # --no-check: the gaps, without the check
 
 
 def test_a_routing_and_unit_test_fill_their_columns(tmp_path):

@@ -1,7 +1,8 @@
 """`alertdrill check`: every promise the runbook makes that can be checked without a container, in
 seconds: the promise tables, the rules against the alert index, the routing (walked, and with amtool),
-the inhibitions, the receivers, the runbook links, the services and ports, the drill factor, and promtool
-(check rules, the configured unit tests, the boundary tests generated from the thresholds).
+the inhibitions, the receivers, the runbook links, the services and ports, the drill factor, production's
+intervals, and promtool (check rules, the configured unit tests, the boundary tests generated from the
+thresholds).
 
     result = run(config.current())
     result.problems            # Problem(check, where, expected, found, change); not_checked ones apart
@@ -40,13 +41,11 @@ CHECKS: list[Check] = [
     Check("runbook_url", links.link_check, "each rule's runbook_url leads to its section"),
     Check("services", setup.service_problems, "services of the compose file, with port variables it uses"),
     Check("drill factor", setup.factor_problems, "the drill factor keeps enough scrapes in every window"),
+    Check("production intervals", setup.production_problems, "production's scrape and evaluation intervals"),
     Check("promtool", promtool.check_rules, "promtool check rules"),
     Check("promtool", promtool.rule_tests, "the configured promtool unit tests"),
     Check("boundaries", promtool.boundary_tests, "generated tests just past and short of each threshold"),
 ]
-# Hook: production's scrape and evaluation intervals against the runbook's pipeline table
-# (alertdrill.alerting.production.interval_problems) join as one more entry:
-#     CHECKS.append(Check("production intervals", <function(Project) -> list[Problem]>, "..."))
 
 
 @dataclass

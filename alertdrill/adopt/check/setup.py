@@ -1,6 +1,7 @@
 """The configuration against the platform: every `[tool.alertdrill.services]` entry is a service of the
 compose file and names a port variable of `[tool.alertdrill.ports]` that the compose file uses; the drill
-factor keeps enough scrapes in every rule window (alertdrill.alerting.timescale.validate_factor)."""
+factor keeps enough scrapes in every rule window (alertdrill.alerting.timescale.validate_factor); production's
+Prometheus file scrapes and evaluates as the runbook's pipeline table says (alertdrill.alerting.production)."""
 from __future__ import annotations
 
 import yaml
@@ -52,3 +53,26 @@ def factor_problems(project: Project) -> list[Problem]:
         except (OSError, ValueError):
             continue  # a file that is no rule file: the promtool check names it
     return out
+
+
+def production_problems(project: Project) -> list[Problem]:
+    """Production's scrape and evaluation intervals (the configured `prometheus` file, the only place they
+    are set) against the runbook's pipeline table: the drills run their own, so only this sees them move."""
+    from alertdrill.alerting.production import interval_problems
+
+    conf, promises = project.conf, project.promises
+    if promises is None:
+        return []  # the runbook tables check names what is missing
+    if conf.prometheus is None:
+        return [Problem("production intervals", "[tool.alertdrill] prometheus", "production's prometheus.yml",
+                        "no such file is configured", "set prometheus = \"<path to prometheus.yml>\" to have "
+                        "its intervals held to the runbook's", not_checked=True)]
+    try:
+        config = yaml.safe_load(conf.prometheus.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        return [Problem("production intervals", project.rel(conf.prometheus), "a Prometheus configuration",
+                        f"it cannot be read: {exc}", "fix the file")]
+    return [Problem("production intervals", project.rel(conf.prometheus), line.split("; the runbook promises ")[1]
+                    if "; the runbook promises " in line else "the runbook's intervals", line.split(";")[0],
+                    "set the interval to the runbook's, or change the runbook's pipeline table if production "
+                    "really moved") for line in interval_problems(config, promises)]
