@@ -20,15 +20,24 @@ def _production_copy():
     return render_drill_config(1, run_label=False, scrape_interval=scrape, evaluation_interval=evaluation)
 
 
+def _factor(args: argparse.Namespace) -> str:
+    """--factor if given, else the configured drill factor (alertdrill.config.drill_factor), as a number."""
+    from alertdrill import config
+    from alertdrill.alerting.timescale import fmt_factor
+
+    return fmt_factor(config.drill_factor(config.current(), args.factor)[0])
+
+
 def _stack_cmd(args: argparse.Namespace) -> int:
     from alertdrill.alerting.drillconfig import render_drill_config
     from alertdrill.target.stack import Stack
 
-    overrides = _production_copy().env if args.production else render_drill_config(args.factor).env
+    factor = _factor(args)
+    overrides = _production_copy().env if args.production else render_drill_config(factor).env
     stack = Stack(overrides)
     try:
         if args.action == "up":
-            timing = "production timings" if args.production else f"drill timings (time compressed x{args.factor})"
+            timing = "production timings" if args.production else f"drill timings (time compressed x{factor})"
             print(f"bringing the stack up with {timing}; first build takes a few minutes ...", flush=True)
             stack.up()
             print(stack.describe())
@@ -46,7 +55,7 @@ def _stack_cmd(args: argparse.Namespace) -> int:
 def _render_cmd(args: argparse.Namespace) -> int:
     from alertdrill.alerting import drillconfig
 
-    return drillconfig.main(["--factor", str(args.factor), "--out", args.out])
+    return drillconfig.main(["--factor", _factor(args), "--out", args.out])
 
 
 def _runbook_cmd(args: argparse.Namespace) -> int:
@@ -58,7 +67,7 @@ def _runbook_cmd(args: argparse.Namespace) -> int:
 def _init_cmd(args: argparse.Namespace) -> int:
     from alertdrill.adopt import scaffold
 
-    return scaffold.main(args.init_args)
+    return scaffold.run(args)
 
 
 def _coverage_cmd(args: argparse.Namespace) -> int:
@@ -101,6 +110,10 @@ def _drill_cmd(args: argparse.Namespace) -> int:
     return pytest.main([str(conf.scenarios), *extra, *args.pytest_args])
 
 
+FACTOR_HELP = ("time-compression factor of the drill timings (default: drill_factor of [tool.alertdrill], else of "
+               "[tool.pytest.ini_options], else 30)")
+
+
 def _subcommand_at(argv: list[str]) -> int | None:
     """Where the subcommand is, after the global options (`--config PYPROJECT`)."""
     i = 0
@@ -109,20 +122,19 @@ def _subcommand_at(argv: list[str]) -> int | None:
     return i if i < len(argv) else None
 
 
-def _add_check(sub) -> None:
-    from alertdrill.adopt.check import command
-
-    ck = sub.add_parser("check", help="the rules, routing, runbook and configuration against the runbook's "
-                                      "promises, in seconds, without containers (exit 1 on a problem)",
-                        description=command.DESCRIPTION)
-    command.add_arguments(ck)
-    ck.set_defaults(func=_check_cmd)
+def _add_from(sub, name: str, module, help_: str, func) -> None:
+    """A subcommand whose options its own module declares (its add_arguments and DESCRIPTION), so that
+    `alertdrill NAME --help` shows them."""
+    parser = sub.add_parser(name, help=help_, description=module.DESCRIPTION)
+    module.add_arguments(parser)
+    parser.set_defaults(func=func)
 
 
 def _parser() -> argparse.ArgumentParser:
     """Every subcommand and its options in one place, as `alertdrill --help` lists them."""
     from alertdrill import gameday
-    from alertdrill.alerting.timescale import DEFAULT_FACTOR
+    from alertdrill.adopt import scaffold
+    from alertdrill.adopt.check import command
 
     parser = argparse.ArgumentParser(prog="alertdrill", description=__doc__)
     parser.add_argument("--config", default=None, metavar="PYPROJECT",
@@ -132,13 +144,12 @@ def _parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("stack", help="bring the container stack up, show its status, take it down")
     st.add_argument("action", choices=["up", "status", "down"])
-    st.add_argument("--factor", default=str(DEFAULT_FACTOR),
-                    help=f"time-compression factor of the drill timings (default {DEFAULT_FACTOR})")
+    st.add_argument("--factor", default=None, help=FACTOR_HELP)
     st.add_argument("--production", action="store_true", help="production timings (no compression); notifications still go to the local receivers")
     st.set_defaults(func=_stack_cmd)
 
     rd = sub.add_parser("render", help="render time-compressed copies of the rules and Alertmanager config")
-    rd.add_argument("--factor", default=str(DEFAULT_FACTOR))
+    rd.add_argument("--factor", default=None, help=FACTOR_HELP)
     rd.add_argument("--out", required=True)
     rd.set_defaults(func=_render_cmd)
 
@@ -146,12 +157,11 @@ def _parser() -> argparse.ArgumentParser:
     rb.add_argument("path", nargs="?", help="the runbook (default docs/runbook.md)")
     rb.set_defaults(func=_runbook_cmd)
 
-    it = sub.add_parser("init", help="write [tool.alertdrill] and a skeleton drill per alert with a runbook section "
-                                     "(options: --root, --rules, --alertmanager, --runbook, --compose-file, --force)")
-    it.add_argument("init_args", nargs=argparse.REMAINDER)
-    it.set_defaults(func=_init_cmd)
+    _add_from(sub, "init", scaffold, "write [tool.alertdrill], draft the runbook's promise tables (marked DRAFT "
+              "for review), name missing runbook_urls, and a skeleton drill per alert", _init_cmd)
 
-    _add_check(sub)
+    _add_from(sub, "check", command, "the rules, routing, runbook and configuration against the runbook's "
+              "promises, in seconds, without containers (exit 1 on a problem)", _check_cmd)
     cv = sub.add_parser("coverage", help="per alert: rule, promtool tests, mutants, routing test, drill, runbook, last pass")
     cv.add_argument("--fail-on-gap", action="store_true", help="exit 1 when any alert has a gap (gate CI with it)")
     cv.add_argument("--artifacts", default=None, help="the drills' timelines (default: <state_dir>/timelines)")

@@ -10,6 +10,7 @@ layout, so `pytest` here behaves as it always did.
     compose_file = "docker-compose.test.yml"
     compose_project = "alertdrill"
     lane = 0                                           # 0-9: project, containers, ports (ALERTDRILL_LANE wins)
+    drill_factor = 30                                  # time compression of the drills (default 30; 1 = production)
     rules = ["stack/prometheus/rules/*.yml"]          # globs, as Prometheus' rule_files
     alertmanager = "stack/alertmanager/alertmanager.yml"
     runbook = "docs/runbook.md"
@@ -31,9 +32,11 @@ import glob
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from alertdrill.alerting import timescale
 from alertdrill.errors import ConfigError
 from alertdrill.target import defaults as lanes
 from alertdrill.target.defaults import PORT_DEFAULTS, SERVICE_PORTS
@@ -45,11 +48,13 @@ STATE_DIR_VAR = "ALERTDRILL_STATE_DIR"
 TABLE = "tool.alertdrill"
 
 # key: (kind, default, must exist, what it is). kind: "path" | "paths" (globs) | "str" | "strs" | "table" | "lane"
-# | "dsn" (a string, may be empty)
+# | "dsn" (a string, may be empty) | "factor" (a number >= 1, or absent)
 KEYS: dict[str, tuple[str, Any, bool, str]] = {
     "compose_file": ("path", "docker-compose.test.yml", False, "the compose file of the platform and its monitoring"),
     "compose_project": ("str", "alertdrill", False, "the compose project name"),
     "lane": ("lane", 0, False, "the isolation lane (alertdrill.target.lane)"),
+    "drill_factor": ("factor", None, False, "the drills' time compression, read by the CLI and by pytest (a number "
+                                            f">= 1; 1 = production timings; {timescale.DEFAULT_FACTOR} when unset)"),
     "rules": ("paths", ["stack/prometheus/rules/*.yml"], True, "rule files, globs as Prometheus loads them"),
     "alertmanager": ("path", "stack/alertmanager/alertmanager.yml", True, "the Alertmanager configuration"),
     "prometheus": ("path", "stack/prometheus/prometheus.yml", False, "prometheus.yml to render at drill intervals, if any"),
@@ -98,6 +103,7 @@ class Config:
     ready: dict[str, str] = field(default_factory=dict)
     steady_checks: tuple[str, ...] = ()
     postgres_dsn: str = ""
+    drill_factor: Fraction | None = None  # None: not set here (see drill_factor() for what applies)
 
     def describe(self) -> str:
         where = self.source or f"defaults (no [{TABLE}] found; paths from {self.root})"
@@ -181,6 +187,8 @@ def _value(where: str, root: Path, key: str, raw: Any, *, explicit: bool) -> Any
         return raw
     if kind == "lane":
         return lanes.parse(raw, f"{where}: {key}")
+    if kind == "factor":
+        return None if raw is None else _factor(f"{where}: {key}", raw)
     if kind == "dsn":
         if not isinstance(raw, str):
             raise ConfigError(f"{where}: {key} = {raw!r} is invalid: expected a string ({what})")
@@ -204,6 +212,32 @@ def _value(where: str, root: Path, key: str, raw: Any, *, explicit: bool) -> Any
     if not found and (must_exist or explicit and patterns):  # an explicit [] means "none"
         raise ConfigError(f"{where}: {key} = {raw!r} matches no file under {root}; expected {what}")
     return tuple(found)
+
+
+def _factor(where: str, raw: Any) -> Fraction:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raw = repr(raw)  # as_factor refuses it, naming what it got
+    try:
+        return timescale.as_factor(raw)
+    except timescale.FactorError as exc:
+        raise ConfigError(f"{where} = {raw!r} is invalid: {exc}; e.g. drill_factor = {timescale.DEFAULT_FACTOR} "
+                          "(`alertdrill init` writes the largest the rule windows allow)") from None
+
+
+def drill_factor(conf: Config, given: Any = None, ini: Any = None) -> tuple[Fraction, str]:
+    """The drill factor and where it was set, first found of: `given` (the command line), drill_factor of
+    [tool.alertdrill], `ini` (drill_factor of [tool.pytest.ini_options]: pytest passes its ini value, the CLI
+    lets it be read from the configuration file; kept for projects that set it there first), the default."""
+    if given is not None and str(given).strip():
+        return _factor("the command line's factor", str(given).strip()), "the command line"
+    if conf.drill_factor is not None:
+        return conf.drill_factor, f"drill_factor of [{TABLE}] in {conf.source or 'the defaults'}"
+    if ini is None and conf.source is not None:
+        ini = _read(conf.source).get("tool", {}).get("pytest", {}).get("ini_options", {}).get("drill_factor")
+    if ini is not None and str(ini).strip():
+        where = "drill_factor of [tool.pytest.ini_options]"
+        return _factor(where, str(ini).strip()), where
+    return Fraction(timescale.DEFAULT_FACTOR), "the default"
 
 
 def _strings(where: str, key: str, raw: Any) -> list[str]:

@@ -2,12 +2,17 @@
 
 1. finds the rules, the Alertmanager configuration, the runbook and the compose file (or takes them
    from the options), and writes `[tool.alertdrill]` into pyproject.toml (created if missing; an
-   existing table is left alone);
-2. for every alert of the rules that has a runbook section but no drill, writes
+   existing table is left alone, but for a missing drill_factor): every compose service, and the largest
+   drill factor the rule windows allow (alertdrill.alerting.timescale.recommended_factor);
+2. drafts into the runbook what it lacks, each under a DRAFT marker (alertdrill.adopt.runbook_drafts): a
+   section per alert it does not name, and the promise tables from the rules and alertmanager.yml;
+3. prints the runbook_url annotation each rule lacks (it never edits the rule files);
+4. for every alert of the rules that has a runbook section but no drill, writes
    `<scenarios>/test_<alert>.py`: EXPECTATION filled from the rule (severity, the watched expression and
    its threshold) and the routing (its receivers, by amtool when installed), a run(d, ctx) that reads
-   like the runbook section, and in place of the fault a `raise FaultNotWritten(...)` that fails the
-   drill saying what to write. `alertdrill coverage` lists such a drill as a gap until it is written.
+   like the runbook section (its investigation commands run as written), and in place of the fault a
+   `raise FaultNotWritten(...)` that fails the drill saying what to write. `alertdrill coverage` lists such
+   a drill as a gap until it is written.
 """
 from __future__ import annotations
 
@@ -18,9 +23,11 @@ from pathlib import Path
 import yaml
 
 from alertdrill import config as adconfig
+from alertdrill.adopt import compose, sources
 from alertdrill.adopt import receivers as routing
-from alertdrill.adopt import sources
+from alertdrill.adopt.runbook_drafts import draft_runbook
 from alertdrill.adopt.templates import config_block, scenario
+from alertdrill.alerting import timescale
 
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", ".alertdrill", "__pycache__", ".tox", "build", "dist"}
 
@@ -63,46 +70,37 @@ def discover(root: Path) -> dict[str, str]:
     return out  # type: ignore[return-value]
 
 
-def _ports_and_services(root: Path, compose_file: str | None) -> tuple[dict[str, int], dict[str, str]]:
-    """Port variables with their defaults (`${NAME_PORT:-8000}` in the compose file), and each compose
-    service with the port variable of its role (backend = the first service that is not monitoring)."""
-    if not compose_file:
-        return {}, {}
-    text = (root / compose_file).read_text()
-    ports = {name: int(port) for name, port in re.findall(r"\$\{([A-Z][A-Z0-9_]*_PORT):-(\d+)\}", text)}
-    services = list(((yaml.safe_load(text) or {}).get("services") or {}))
-    roles: dict[str, str] = {}
-    for s in services:
-        role = next((v for key, v in (("prometheus", "PROMETHEUS_PORT"), ("alertmanager", "ALERTMANAGER_PORT"),
-                                      ("sink", "ALERT_SINK_PORT")) if key in s), None)
-        role = role or _own_port(s, ports) or ("BACKEND_PORT" if "BACKEND_PORT" not in roles.values() else None)
-        if role and role in ports:
-            roles[s] = role
-    return ports, roles
-
-
-def _own_port(service: str, ports: dict[str, int]) -> str | None:
-    """The port variable named after the service, whole (ADOPT_WEB_PORT) or by its last words (WEB_PORT)."""
-    words = [w for w in re.split(r"[^A-Z0-9]+", service.upper()) if w]
-    for i in range(len(words)):
-        name = "_".join(words[i:]) + "_PORT"
-        if name in ports:
-            return name
-    return None
-
-
 def write_config(root: Path, found: dict, force: bool = False) -> tuple[Path, bool]:
     """Append [tool.alertdrill] to root/pyproject.toml; (path, written). Left alone if present."""
     py = root / "pyproject.toml"
     text = py.read_text() if py.exists() else ""
     if "[tool.alertdrill]" in text and not force:
         return py, False
-    ports, services = _ports_and_services(root, found.get("compose_file"))
-    compose = yaml.safe_load((root / found["compose_file"]).read_text()) if found.get("compose_file") else {}
-    project = (compose or {}).get("name") or re.sub(r"[^a-z0-9-]+", "-", root.name.lower()).strip("-")
-    block = config_block(found, services=services, ports=ports, project=project or "platform")
+    services = compose.read(root, found.get("compose_file"))
+    data = yaml.safe_load((root / found["compose_file"]).read_text()) if found.get("compose_file") else {}
+    project = (data or {}).get("name") or re.sub(r"[^a-z0-9-]+", "-", root.name.lower()).strip("-")
+    block = config_block(found, compose=services, project=project or "platform", factor=_factor(root, found))
     py.write_text(text + ("\n" if text and not text.endswith("\n") else "") + ("\n" if text else "") + block)
     return py, True
+
+
+def _factor(root: Path, found: dict) -> tuple[int, str]:
+    globs = found.get("rules") or []
+    return timescale.recommended_factor(p.read_text() for p in adconfig._glob(root, list(globs)))
+
+
+def add_factor(py: Path, conf: adconfig.Config) -> str | None:
+    """An existing [tool.alertdrill] without drill_factor gets one (a line under its header), unless pytest's
+    ini options set it; what was done, or None."""
+    if conf.drill_factor is not None or conf.source is None:
+        return None
+    _value, where = adconfig.drill_factor(conf)
+    if where != "the default":
+        return f"drill_factor is set in {where}: move it to [tool.alertdrill], where the CLI reads it too"
+    factor, why = timescale.recommended_factor(p.read_text() for p in conf.rules)
+    text = py.read_text()
+    py.write_text(text.replace("[tool.alertdrill]\n", f"[tool.alertdrill]\ndrill_factor = {factor}  # {why}\n", 1))
+    return f"added drill_factor = {factor} to [tool.alertdrill] of {py}"
 
 
 def scaffold(conf: adconfig.Config) -> list[Path]:
@@ -128,13 +126,17 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="alertdrill init", description=__doc__.split("\n\n")[0])
+DESCRIPTION = __doc__.split("\n\n")[0]
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--root", default=".", help="the repository (default: the current directory)")
     for key in ("rules", "alertmanager", "prometheus", "runbook", "compose-file"):
-        ap.add_argument(f"--{key}", default=None, help=f"the {key} (default: found in the repository)")
+        ap.add_argument(f"--{key}", default=None, help=f"the {key.replace('-', ' ')} (default: found in the repository)")
     ap.add_argument("--force", action="store_true", help="append [tool.alertdrill] even if one exists")
-    args = ap.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve()
     found = discover(root)
     for key in ("rules", "alertmanager", "prometheus", "runbook", "compose_file"):
@@ -144,8 +146,39 @@ def main(argv: list[str] | None = None) -> int:
     py, wrote = write_config(root, found, args.force)
     print(f"{'wrote' if wrote else 'kept the existing'} [tool.alertdrill] in {py}")
     conf = adconfig.load(py)  # validates: a missing file is named with its key
+    added = None if wrote else add_factor(py, conf)
+    if added:
+        print(added)
+        conf = adconfig.load(py)
     adconfig.activate(conf)
+    for line in draft_runbook(conf) + runbook_urls(conf):
+        print(line)
     for path in scaffold(conf):
         print(f"wrote {path.relative_to(root)}: write its fault, then `pytest {path.relative_to(root)}`")
-    print("next: `alertdrill coverage` lists what each alert still lacks")
+    print("next: review what is marked DRAFT in the runbook and delete each marker; `alertdrill check` lists "
+          "what is left, `alertdrill coverage` what each alert still lacks")
     return 0
+
+
+def runbook_urls(conf: adconfig.Config) -> list[str]:
+    """The runbook_url annotation each rule lacks or has wrong, as `alertdrill check` names it; written to
+    <state_dir>/init/runbook_urls.txt too. The rule files are not edited."""
+    from alertdrill.adopt.check.links import link_check
+    from alertdrill.adopt.check.model import Project
+
+    lines = [f"{p.where}: {p.change}" for p in link_check(Project(conf))]
+    out = conf.state_dir / "init" / "runbook_urls.txt"
+    if lines:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("\n".join(lines) + "\n")
+        return [f"runbook_url: {len(lines)} rule(s) to change (also in {out}); alertdrill edits no rule file:"] + \
+            [f"  {line}" for line in lines]
+    if out.exists():
+        out.unlink()
+    return ["runbook_url: every rule's leads to its section"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="alertdrill init", description=DESCRIPTION)
+    add_arguments(ap)
+    return run(ap.parse_args(argv))

@@ -49,7 +49,7 @@ MIN_SCRAPES_PER_WINDOW = 4
 __all__ = [
     "DEFAULT_FACTOR", "DRILL_SCRAPE_INTERVAL", "DRILL_EVALUATION_INTERVAL", "FactorError",
     "scale_duration", "scale_expr", "range_windows",
-    "rule_files", "as_factor", "scale_ms", "fmt_factor", "validate_factor", "largest_valid_factor", "iter_rules",
+    "rule_files", "as_factor", "scale_ms", "fmt_factor", "recommended_factor", "validate_factor", "largest_valid_factor", "iter_rules",
     "load_rules", "rule_name", "SECONDS_SCALARS_RE",
 ]
 
@@ -179,6 +179,21 @@ def largest_valid_factor(rules_text: str, scrape_interval: str = DRILL_SCRAPE_IN
     if not windows:
         return None
     return Fraction(min(windows), MIN_SCRAPES_PER_WINDOW * parse_ms(scrape_interval))
+
+
+def recommended_factor(rules_texts: Iterable[str]) -> tuple[int, str]:
+    """The factor `alertdrill init` writes, and why: the largest every rule file's windows allow, floored,
+    and at most DEFAULT_FACTOR, whose reasons (see above: a shortest `for:` of 1m keeps two evaluations
+    pending, a late scrape under a fault does not blank rate()) hold for any rules; at least 1."""
+    limits = [f for text in rules_texts if (f := largest_valid_factor(text)) is not None]
+    if not limits:
+        return DEFAULT_FACTOR, "the default: no rule has a range window to limit it"
+    best = min(limits)
+    if best >= DEFAULT_FACTOR:
+        return DEFAULT_FACTOR, (f"the rule windows allow up to {math.floor(best)}; {DEFAULT_FACTOR} keeps a 1m "
+                                "`for:` two evaluations long and a missed scrape harmless")
+    return max(1, math.floor(best)), (f"the largest the rule windows allow ({MIN_SCRAPES_PER_WINDOW} drill scrapes "
+                                      "in the smallest window)")
 
 
 def fmt_factor(f: Fraction) -> str:

@@ -63,7 +63,11 @@ class CodeBlock:
 
     def commands(self) -> list[str]:
         """Shell commands: comments and blank lines dropped, backslash continuations joined."""
-        return [c for a in _actions(self.text) for c in a.commands]
+        return [c for a in self.actions() for c in a.commands]
+
+    def actions(self) -> list["Action"]:
+        """The commands grouped under the comment line above them (its title)."""
+        return _actions(self.text)
 
 
 @dataclass

@@ -151,6 +151,13 @@ RUNBOOK = f"""# Web runbook
 | scrape | `15s` |
 | rule evaluation | `15s` |
 
+## Receivers
+
+| receiver | gets | integration | to |
+|----------|------|-------------|----|
+| pager | critical alerts | webhook | the alert sink, /hook/pager |
+| chat | every alert | webhook | the alert sink, /hook/chat |
+
 ## Alerts
 
 ### WebDown

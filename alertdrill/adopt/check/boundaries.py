@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from alertdrill.alerting.comparison import split_threshold
 from alertdrill.alerting.durations import format_ms, parse_ms
 
 ABOVE, BELOW = 1.04, 0.96
@@ -24,7 +25,6 @@ _MATCHER = re.compile(r'(\w+)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
 _COUNTER = re.compile(r"^(rate|irate|increase)\(\s*(.+?)\s*\[(\w+)\]\s*\)$", re.S)
 _AGG = re.compile(r"^(sum|min|max|avg)\s*(?:(by|without)\s*\(([^)]*)\))?\s*\(", re.S)
 _PLAIN = re.compile(r"[\w/.:-]+")
-_COMPARISON = re.compile(r"(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*$")
 
 
 SHAPES = ("its expression is not a gauge or a counter's rate/irate/increase under sum/min/max/avg (a ratio, a "
@@ -88,13 +88,13 @@ def _group(p, drive: Drive, value: float, fires: bool) -> dict:
 
 def derive(rule: dict, promise, domains: dict[str, list[str]] | None = None) -> Drive | str:
     """The generic Drive of a rule, or why there is none (a sentence)."""
-    expr = " ".join(str(rule.get("expr", "")).split())
-    m = _COMPARISON.search(expr)
-    if not m:
-        return "its expression does not end in a comparison with a constant"
+    found = split_threshold(str(rule.get("expr", "")))
+    if found is None or not found.whole:
+        return ("its expression is not one comparison with a constant (`<expr> > 1`)" if found is None else
+                "its comparison has an `and`/`or`/`unless` beside it, which the generated series cannot satisfy")
     if not sides(promise.threshold):
         return f"a threshold {promise.threshold} has no neighbourhood to hold the metric in"
-    inner, by = _strip_aggregations(expr[:m.start()].strip())
+    inner, by = _strip_aggregations(found.watch)
     if inner is None:
         return SHAPES
     kind, selector, window_ms = _core(inner)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import tomllib
 from pathlib import Path
 
 import yaml
 
 from alertdrill.adopt import check
-from alertdrill.config import Config
+from alertdrill.config import Config, drill_factor
 from alertdrill.errors import ConfigError
 
 DESCRIPTION = ("check the rules, routing, runbook and configuration against the runbook's promises, without "
@@ -20,23 +19,13 @@ DESCRIPTION = ("check the rules, routing, runbook and configuration against the 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--factor", default=None, help="the drill factor to check against the rule windows (default: "
-                                                  "drill_factor of [tool.pytest.ini_options], else 30)")
+                                                  "drill_factor of [tool.alertdrill], else of "
+                                                  "[tool.pytest.ini_options], else 30)")
     ap.add_argument("--label-domain", default=None, metavar="YAML",
                     help="label -> every value the platform gives it (YAML lists): alerts per such a label are "
                          "routed and boundary-tested on every value")
     ap.add_argument("--json", action="store_true", help="print the problems as JSON (one object) instead")
     ap.add_argument("--strict", action="store_true", help="exit 1 on what could not be checked, too")
-
-
-def configured_factor(conf: Config):
-    """drill_factor of the configuration file's [tool.pytest.ini_options], where the drills read it."""
-    if conf.source is None:
-        return None
-    try:
-        ini = tomllib.loads(conf.source.read_text()).get("tool", {}).get("pytest", {}).get("ini_options", {})
-    except (OSError, tomllib.TOMLDecodeError):
-        return None
-    return ini.get("drill_factor")
 
 
 def label_domain(path: str | Path | None) -> dict[str, list[str]]:
@@ -54,13 +43,8 @@ def label_domain(path: str | Path | None) -> dict[str, list[str]]:
 
 
 def run(conf: Config, factor=None, domains: dict[str, list[str]] | None = None) -> check.Result:
-    from alertdrill.alerting import timescale
-
-    chosen = factor if factor is not None else configured_factor(conf)
-    try:
-        value = timescale.as_factor(chosen if chosen is not None else timescale.DEFAULT_FACTOR)
-    except timescale.FactorError as exc:
-        raise ConfigError(f"drill factor {chosen!r}: {exc}") from None
+    """The check at `factor` (the command line's), else at the configured drill factor (config.drill_factor)."""
+    value, _where = drill_factor(conf, factor)
     return check.run(conf, factor=value, domains=domains)
 
 

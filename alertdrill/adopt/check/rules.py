@@ -2,15 +2,13 @@
 severity, threshold, window, `for` and routing labels are its row's."""
 from __future__ import annotations
 
-import re
 from typing import Callable
 
 from alertdrill.adopt.check.model import Problem, Project, alert_rules
+from alertdrill.alerting.comparison import split_threshold
 from alertdrill.alerting.durations import format_ms, parse_ms
 
 CHECK = "rules"
-# The comparison against a constant that ends an alert expression: `... > 0.1`.
-COMPARISON = re.compile(r"(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*$")
 
 
 def index_problems(project: Project) -> list[Problem]:
@@ -70,11 +68,12 @@ def rule_promise_problems(rules: dict, promised, only: str | None = None,
         if _for_ms(rule) != p.for_ms:
             problem("for", format_ms(p.for_ms), str(rule.get("for")),
                     f"set for: {format_ms(p.for_ms)}, or change the runbook's row")
-        m = COMPARISON.search(str(rule.get("expr", "")).strip())
-        if not m or (m.group(1), float(m.group(2))) != (p.threshold.op, p.threshold.value):
-            found = f"{m.group(1)} {m.group(2)}" if m else "no comparison with a constant at its end"
+        c = split_threshold(str(rule.get("expr", "")))
+        if not c or (c.op, c.value) != (p.threshold.op, p.threshold.value):
+            found = c.threshold if c else "no comparison with a constant"
             problem("threshold", str(p.threshold), f"{found} (expr: {' '.join(str(rule.get('expr', '')).split())})",
-                    f"make the expression end in {p.threshold}, or change the runbook's threshold if the promise changed")
+                    f"make the expression end in {p.threshold} (its comparison with a constant), or change the "
+                    "runbook's threshold if the promise changed")
         windows = set(range_windows(str(rule.get("expr", ""))))
         if windows != ({p.window_ms} if p.window_ms else set()):
             problem("window", format_ms(p.window_ms) if p.window_ms else "none",

@@ -49,7 +49,23 @@ def table_problems(project: Project) -> list[Problem]:
                            "add it to hold production's receivers to it", not_checked=True))
     if not out and project.promises is None:
         out.append(_unreadable(project, rb))
-    return out
+    return out + draft_problems(project)
+
+
+def draft_problems(project: Project) -> list[Problem]:
+    """What `alertdrill init` drafted and nobody has reviewed yet: still marked DRAFT, it is no promise."""
+    from alertdrill.adopt.markers import markers
+
+    rb = project.rel(project.conf.runbook)
+    try:
+        found = markers(project.conf.runbook.read_text(encoding="utf-8"))
+    except OSError:
+        return []  # table_problems names the unreadable runbook
+    labels = [(line, what if what.startswith("section") else f"{what} table") for line, what in found]
+    return [Problem(CHECK, f"{rb}:{line}", f"the {label} reviewed (a promise people stand by)",
+                    "the draft `alertdrill init` wrote, still marked DRAFT",
+                    f"review the drafted {label} against what you mean to promise, then delete its DRAFT line")
+            for line, label in labels]
 
 
 def _table_problem(rb: str, found: dict, key: str, heading: str, nth: int, what: str,
