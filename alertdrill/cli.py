@@ -79,9 +79,9 @@ def _check_cmd(args: argparse.Namespace) -> int:
 
 def _affected_cmd(args: argparse.Namespace) -> int:
     from alertdrill import config
-    from alertdrill.adopt import affected
+    from alertdrill.adopt import affected_report
 
-    return affected.main(args, config.current())
+    return affected_report.main(args, config.current())
 
 
 def _report_cmd(args: argparse.Namespace) -> int:
@@ -119,13 +119,13 @@ def _subcommand_at(argv: list[str]) -> int | None:
 
 def _add_adopt(sub) -> None:
     """`check` and `affected`: their modules give their options and description."""
-    from alertdrill.adopt import affected
+    from alertdrill.adopt import affected_report
     from alertdrill.adopt.check import command
 
     for name, module, func, help_ in (
             ("check", command, _check_cmd, "the rules, routing, runbook and configuration against the runbook's "
                                            "promises, in seconds, without containers (exit 1 on a problem)"),
-            ("affected", affected, _affected_cmd, "the drills a change since --base REF can affect, each with why, "
+            ("affected", affected_report, _affected_cmd, "the drills a change since --base REF can affect, each with why, "
                                                   "and the pytest arguments that run them (a pull request's gate)")):
         p = sub.add_parser(name, help=help_, description=module.DESCRIPTION)
         module.add_arguments(p)

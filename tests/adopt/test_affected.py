@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from alertdrill import config
-from alertdrill.adopt import affected
+from alertdrill.adopt import affected, affected_report
 from tests.adopt.test_check import REPO, RULES, TABLE
 
 AM = "stack/alertmanager/alertmanager.yml"
@@ -205,7 +205,7 @@ def test_pytest_deselects_the_drills_no_change_affects(repo):
              (repo / "tests/rules/test_x.py", "test_fast", False)]
     keep, drop = found.split(items, lambda i: i)
     assert [i[1] for i in drop] == ["test_HighErrorRate", "test_broken_alerting_fails_the_drill[HighErrorRate-warning-to-pagerduty]"]
-    assert affected.header(found)[0].startswith("alertdrill: --affected-since HEAD: 1 drills selected, 15 deselected")
+    assert affected_report.header(found)[0].startswith("alertdrill: --affected-since HEAD: 1 drills selected, 15 deselected")
 
 
 STUB = '''import pytest
@@ -238,7 +238,6 @@ def test_pytest_option_affected_since(repo):
     (repo / "scenarios").mkdir()
     for alert in ("RedisDisconnected", "HighErrorRate", "CriticalErrorRate"):
         (repo / f"scenarios/test_{alert.lower()}.py").write_text(STUB.format(alert=alert))
-    (repo / "tests/drill").rename(repo / "tests/elsewhere")
     commit(repo, "stubs")
     edit(repo / RULES, "sum(rate(errors_total[5m])) by (endpoint) > 1", "sum(rate(errors_total[5m])) by (endpoint) > 2")
     proc = subprocess.run([*PYTHON, "-c", SHIM, "scenarios", "--collect-only", "-p", "no:cacheprovider",
@@ -250,6 +249,12 @@ def test_pytest_option_affected_since(repo):
     collected = proc.stdout.split("deselected (merge base")[1]
     assert "<Function test_HighErrorRate>" in collected and "<Function test_RedisDisconnected>" not in collected
     assert "2/3 tests collected (1 deselected)" in proc.stdout
+    git(repo, "checkout", "--", RULES)
+    (repo / "README.md").write_text("# theirs, reworded\n")
+    nothing = subprocess.run([*PYTHON, "-c", SHIM, "scenarios", "-p", "no:cacheprovider", "--affected-since", "HEAD"],
+                             cwd=repo, capture_output=True, text=True, timeout=120)
+    assert nothing.returncode == 0, nothing.stdout + nothing.stderr  # not pytest's 5: nothing to drill is a pass
+    assert "alertdrill: --affected-since HEAD: 0 drills selected, 3 deselected" in nothing.stdout
     bad = subprocess.run([*PYTHON, "-c", SHIM, "scenarios", "--collect-only", "-q", "-p", "no:cacheprovider",
                           "--affected-since", "nope"], cwd=repo, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 4 and "--affected-since nope: --base 'nope' is not a commit" in bad.stderr
