@@ -1,5 +1,6 @@
 """`alertdrill`: bring the stack up, show it, take it down; render drill configs; list a runbook's
-alerts and actions; run drills and gamedays; make the report of a run."""
+alerts and actions; check them; say which drills a change affects; run drills and gamedays; make the
+report of a run."""
 from __future__ import annotations
 
 import argparse
@@ -76,6 +77,13 @@ def _check_cmd(args: argparse.Namespace) -> int:
     return command.main(args, config.current())
 
 
+def _affected_cmd(args: argparse.Namespace) -> int:
+    from alertdrill import config
+    from alertdrill.adopt import affected_report
+
+    return affected_report.main(args, config.current())
+
+
 def _report_cmd(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -109,14 +117,19 @@ def _subcommand_at(argv: list[str]) -> int | None:
     return i if i < len(argv) else None
 
 
-def _add_check(sub) -> None:
+def _add_adopt(sub) -> None:
+    """`check` and `affected`: their modules give their options and description."""
+    from alertdrill.adopt import affected_report
     from alertdrill.adopt.check import command
 
-    ck = sub.add_parser("check", help="the rules, routing, runbook and configuration against the runbook's "
-                                      "promises, in seconds, without containers (exit 1 on a problem)",
-                        description=command.DESCRIPTION)
-    command.add_arguments(ck)
-    ck.set_defaults(func=_check_cmd)
+    for name, module, func, help_ in (
+            ("check", command, _check_cmd, "the rules, routing, runbook and configuration against the runbook's "
+                                           "promises, in seconds, without containers (exit 1 on a problem)"),
+            ("affected", affected_report, _affected_cmd, "the drills a change since --base REF can affect, each with why, "
+                                                  "and the pytest arguments that run them (a pull request's gate)")):
+        p = sub.add_parser(name, help=help_, description=module.DESCRIPTION)
+        module.add_arguments(p)
+        p.set_defaults(func=func)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -151,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     it.add_argument("init_args", nargs=argparse.REMAINDER)
     it.set_defaults(func=_init_cmd)
 
-    _add_check(sub)
+    _add_adopt(sub)
     cv = sub.add_parser("coverage", help="per alert: rule, promtool tests, mutants, routing test, drill, runbook, last pass")
     cv.add_argument("--fail-on-gap", action="store_true", help="exit 1 when any alert has a gap (gate CI with it)")
     cv.add_argument("--artifacts", default=None, help="the drills' timelines (default: <state_dir>/timelines)")
