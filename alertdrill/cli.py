@@ -1,5 +1,6 @@
 """`alertdrill`: bring the stack up, show it, take it down; render drill configs; list a runbook's
-alerts and actions; run drills and gamedays; make the report of a run."""
+alerts and actions; check them; say which drills a change affects; run drills and gamedays; make the
+report of a run."""
 from __future__ import annotations
 
 import argparse
@@ -85,6 +86,13 @@ def _check_cmd(args: argparse.Namespace) -> int:
     return command.main(args, config.current())
 
 
+def _affected_cmd(args: argparse.Namespace) -> int:
+    from alertdrill import config
+    from alertdrill.adopt import affected_report
+
+    return affected_report.main(args, config.current())
+
+
 def _report_cmd(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -122,19 +130,26 @@ def _subcommand_at(argv: list[str]) -> int | None:
     return i if i < len(argv) else None
 
 
-def _add_from(sub, name: str, module, help_: str, func) -> None:
-    """A subcommand whose options its own module declares (its add_arguments and DESCRIPTION), so that
-    `alertdrill NAME --help` shows them."""
-    parser = sub.add_parser(name, help=help_, description=module.DESCRIPTION)
-    module.add_arguments(parser)
-    parser.set_defaults(func=func)
+def _add_adopt(sub) -> None:
+    """`init`, `check` and `affected`: their modules give their options and description."""
+    from alertdrill.adopt import affected_report, scaffold
+    from alertdrill.adopt.check import command
+
+    for name, module, func, help_ in (
+            ("init", scaffold, _init_cmd, "write [tool.alertdrill], draft the runbook's promise tables (marked "
+                                          "DRAFT for review), name missing runbook_urls, and a skeleton drill per alert"),
+            ("check", command, _check_cmd, "the rules, routing, runbook and configuration against the runbook's "
+                                           "promises, in seconds, without containers (exit 1 on a problem)"),
+            ("affected", affected_report, _affected_cmd, "the drills a change since --base REF can affect, each with why, "
+                                                  "and the pytest arguments that run them (a pull request's gate)")):
+        p = sub.add_parser(name, help=help_, description=module.DESCRIPTION)
+        module.add_arguments(p)
+        p.set_defaults(func=func)
 
 
 def _parser() -> argparse.ArgumentParser:
     """Every subcommand and its options in one place, as `alertdrill --help` lists them."""
     from alertdrill import gameday
-    from alertdrill.adopt import scaffold
-    from alertdrill.adopt.check import command
 
     parser = argparse.ArgumentParser(prog="alertdrill", description=__doc__)
     parser.add_argument("--config", default=None, metavar="PYPROJECT",
@@ -157,11 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     rb.add_argument("path", nargs="?", help="the runbook (default docs/runbook.md)")
     rb.set_defaults(func=_runbook_cmd)
 
-    _add_from(sub, "init", scaffold, "write [tool.alertdrill], draft the runbook's promise tables (marked DRAFT "
-              "for review), name missing runbook_urls, and a skeleton drill per alert", _init_cmd)
-
-    _add_from(sub, "check", command, "the rules, routing, runbook and configuration against the runbook's "
-              "promises, in seconds, without containers (exit 1 on a problem)", _check_cmd)
+    _add_adopt(sub)
     cv = sub.add_parser("coverage", help="per alert: rule, promtool tests, mutants, routing test, drill, runbook, last pass")
     cv.add_argument("--fail-on-gap", action="store_true", help="exit 1 when any alert has a gap (gate CI with it)")
     cv.add_argument("--artifacts", default=None, help="the drills' timelines (default: <state_dir>/timelines)")

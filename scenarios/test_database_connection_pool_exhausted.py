@@ -4,6 +4,9 @@ A runaway job locks the signals table and keeps running; every request that read
 lock while holding its pool connection, until the pool is full. Runbook: pg_stat_activity lists the
 long-running queries; remediation "terminate those running for more than 30 seconds"
 (pg_terminate_backend). Recovery: pool use back down, requests served again.
+
+The runbook's other action is drilled too, [pool_too_small]: a pool of 2 under the same traders' load with
+Postgres slowed to 200 ms a round trip is fully used; "raise DB_POOL_SIZE and restart the backend" (50).
 """
 from __future__ import annotations
 
@@ -13,9 +16,9 @@ import pytest
 
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.drill import Drill
-from alertdrill.engine.evidence import InvestigationFailed, runbook_sql, wait_for
+from alertdrill.engine.evidence import InvestigationFailed, runbook_query, runbook_sql, value_above, wait_for
 from alertdrill.engine.expectation import AlertExpectation
-from alertdrill.engine.faults import RunawayQuery
+from alertdrill.engine.faults import EnvFileEdit, RunawayQuery, Toxic
 from alertdrill.engine.remediations import RunbookAction
 
 from scenarios._common import dashboard_load, signal_list_served
@@ -62,8 +65,7 @@ def _seconds(interval: str) -> float:
         return 0.0
 
 
-def run(d: Drill, ctx: DrillContext) -> None:
-    """The drill, also run by tests/drill against deliberately broken alerting."""
+def runaway_queries(d: Drill, ctx: DrillContext) -> None:
     d.steady_state()
     began = time.time()
     d.workload(dashboard_load(ctx, users=15, tasks="signals", wait=0.5), warmup=8)
@@ -73,13 +75,41 @@ def run(d: Drill, ctx: DrillContext) -> None:
     d.investigate("pg_stat_activity lists the long-running queries",
                   lambda: wait_for(lambda: long_running_queries(ctx), 60))
     d.remediate(RunbookAction("DatabaseConnectionPoolExhausted", "terminate"))
+    recovers(d, ctx, began)
+
+
+def pool_too_small(d: Drill, ctx: DrillContext) -> None:
+    d.steady_state()
+    began = time.time()
+    d.inject(EnvFileEdit("backend", "backend/.env", {"DB_POOL_SIZE": "2"}))
+    # Paced under the per-address rate limit once the pool is healthy again, as HighAPILatency's drill.
+    d.workload(dashboard_load(ctx, users=12, tasks="signals", wait=0.6), warmup=12)
+    d.inject(Toxic("postgres", "latency", {"latency": 200, "jitter": 20}))
+    d.expect_firing()
+    d.investigate("every connection of the pool is in use", lambda: wait_for(lambda: value_above(
+        ctx.prometheus, runbook_query(ctx, "DatabaseConnectionPoolExhausted", "db_connection_pool_size"), 90), 10))
+    d.remediate(RunbookAction("DatabaseConnectionPoolExhausted", "raise DB_POOL_SIZE"))
+    recovers(d, ctx, began)
+
+
+def recovers(d: Drill, ctx: DrillContext, began: float) -> None:
     d.expect_resolved()
     d.stop_workload()
+    d.heal_all()
     d.steady_state()
     d.invariant("requests are served again", lambda: signal_list_served(ctx))
     d.invariant("every generated signal stored exactly once",
                 lambda: signals_stored_since(generator_url(ctx.endpoints), ctx.endpoints.postgres_dsn, began))
 
 
-def test_DatabaseConnectionPoolExhausted(drill):
-    drill(run, EXPECTATION)
+SITUATIONS = {"runaway_queries": runaway_queries, "pool_too_small": pool_too_small}  # the runbook's two actions
+
+
+def run(d: Drill, ctx: DrillContext, situation: str = "runaway_queries") -> None:
+    """The drill, also run by tests/drill against deliberately broken alerting."""
+    SITUATIONS[situation](d, ctx)
+
+
+@pytest.mark.parametrize("situation", list(SITUATIONS))
+def test_DatabaseConnectionPoolExhausted(drill, situation):
+    drill(run, EXPECTATION, situation=situation)

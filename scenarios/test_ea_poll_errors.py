@@ -5,6 +5,10 @@ nonces). The device secrets are rotated server-side: every poll now fails as inv
 4 errors/s). Runbook: the error-breakdown query and the "HMAC ... invalid" log lines show the error type;
 remediation "Stale device credentials: revoke the device and register it again" for each device, the new
 secrets entered into the EAs. Invariant: every signal acknowledged is stored exactly once.
+
+The runbook's "one device replaying or misconfigured: block its address" is drilled too,
+[replaying_device]: one EA at its own address sends the same signed poll again every second (a nonce
+already used: 409 nonce_replay), one error a second; the runbook's denylist stops it before it is checked.
 """
 from __future__ import annotations
 
@@ -18,15 +22,18 @@ from alertdrill.engine.context import DrillContext
 from alertdrill.engine.drill import Drill
 from alertdrill.engine.evidence import logs_show, runbook_query, sql_rows, top_label, wait_for
 from alertdrill.engine.expectation import AlertExpectation
-from alertdrill.engine.faults import Fault
+from alertdrill.engine.faults import Fault, LoadFault
+from alertdrill.engine.guards import EnvFileGuard
 from alertdrill.engine.remediations import Remediation, RunbookAction
 from alertdrill.errors import require
 from alertdrill.load.locust import LocustLoad
+from alertdrill.load.paced import Paced
 
 from scenarios.platform.client import PlatformClient
 
 pytestmark = pytest.mark.drill
 
+REPLAYER = "127.0.0.41"  # the replaying device's own address: the one the denylist blocks
 EXPECTATION = AlertExpectation.from_runbook(
     "EAPollErrors",
     watch="sum(rate(ea_errors_total[5m]))",
@@ -95,8 +102,7 @@ def acks_exactly_once(ctx: DrillContext, ack_log: Path) -> str:
     return f"{len(firsts)} signals acknowledged by {len(devices)} devices, each stored once"
 
 
-def run(d: Drill, ctx: DrillContext) -> None:
-    """The drill, also run by tests/drill against deliberately broken alerting."""
+def stale_credentials(d: Drill, ctx: DrillContext) -> None:
     client = PlatformClient(ctx.endpoints.backend, source_address="127.0.0.40")
     devices = [client.register_device() for _ in range(4)]
     client.close()
@@ -121,5 +127,35 @@ def run(d: Drill, ctx: DrillContext) -> None:
     d.invariant("every acknowledged signal stored exactly once", lambda: acks_exactly_once(ctx, ack_log))
 
 
-def test_EAPollErrors(drill):
-    drill(run, EXPECTATION)
+def replaying_device(d: Drill, ctx: DrillContext) -> None:
+    client = PlatformClient(ctx.endpoints.backend, source_address=REPLAYER)
+    device = client.register_device()
+    d.steady_state()
+    nonce = secrets.token_hex(12)
+    require(client.ea_poll(device, nonce=nonce).status_code == 200, "the device's first poll was refused",
+            expected="200 for a fresh nonce", seen="another answer")
+    # The same nonce every second: the backend has seen it, so each poll is an ea_errors_total nonce_replay.
+    replays = Paced("replayed-polls", lambda _: str(client.ea_poll(device, nonce=nonce).status_code),
+                    per_second=1.0, max_seconds=300, on_stop=client.close)
+    d.inject(LoadFault(replays, f"one EA at {REPLAYER} sending its last signed poll again every second"))
+    d.expect_firing()
+    d.investigate("the error breakdown shows nonce_replay", lambda: top_label(
+        ctx.prometheus, runbook_query(ctx, "EAPollErrors", "ea_errors_total"), "error_type", "nonce_replay"))
+    d.guard(EnvFileGuard("backend", "backend/denylist.txt"))
+    d.remediate(RunbookAction("EAPollErrors", "block its address", env={"ABUSIVE_IP": REPLAYER}))
+    d.expect_resolved()
+    require(replays.outcomes.get("403", 0) > 0, "the replaying device was never refused by the denylist",
+            expected="403 answers after the remediation", seen=str(dict(replays.outcomes)))
+
+
+SITUATIONS = {"stale_credentials": stale_credentials, "replaying_device": replaying_device}
+
+
+def run(d: Drill, ctx: DrillContext, situation: str = "stale_credentials") -> None:
+    """The drill, also run by tests/drill against deliberately broken alerting."""
+    SITUATIONS[situation](d, ctx)
+
+
+@pytest.mark.parametrize("situation", list(SITUATIONS))
+def test_EAPollErrors(drill, situation):
+    drill(run, EXPECTATION, situation=situation)

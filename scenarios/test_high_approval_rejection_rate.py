@@ -2,9 +2,11 @@
 
 The generator switches to its degraded regime (about 96 % of its signals below 0.5 quality) and the
 traders reviewing the newest signals (locustfiles/reviewers.py: approve at quality >= 0.5, else reject)
-reject far more than 70 %. Remediation: the runbook's "filter out low-quality signals before they reach
-users" (MIN_SIGNAL_QUALITY=0.5 in the generator's .env, restart it). Recovery: the rejection ratio falls
-and the alert resolves.
+reject far more than 70 %. The runbook has two actions for it, and each is drilled:
+- [poor_market] a market regime that really is poor: "filter out low-quality signals before they reach
+  users" (MIN_SIGNAL_QUALITY=0.5 in the generator's .env, restart it);
+- [degraded_mode] the generator left in its degraded mode: "set it back to normal and restart it".
+Recovery: the rejection ratio falls and the alert resolves.
 """
 from __future__ import annotations
 
@@ -31,8 +33,7 @@ EXPECTATION = AlertExpectation.from_runbook(
 )
 
 
-def run(d: Drill, ctx: DrillContext) -> None:
-    """The drill, also run by tests/drill against deliberately broken alerting."""
+def reviewers_see_a_degraded_generator(d: Drill, ctx: DrillContext) -> None:
     d.steady_state()
     # Three reviewers deciding the fresh signals (at most 5 s old, the five newest), one each at a time:
     # every signal the generator makes (one a second) is decided once. Stale ones are skipped, as traders
@@ -47,9 +48,28 @@ def run(d: Drill, ctx: DrillContext) -> None:
     d.expect_firing()
     d.investigate("approvals by result: rejections dominate", lambda: top_label(
         ctx.prometheus, runbook_query(ctx, "HighApprovalRejectionRate", "approvals_total"), "result", "rejected"))
+
+
+def poor_market(d: Drill, ctx: DrillContext) -> None:
+    reviewers_see_a_degraded_generator(d, ctx)
     d.remediate(RunbookAction("HighApprovalRejectionRate", "filter out low-quality"))
     d.expect_resolved()
 
 
-def test_HighApprovalRejectionRate(drill):
-    drill(run, EXPECTATION)
+def degraded_mode(d: Drill, ctx: DrillContext) -> None:
+    reviewers_see_a_degraded_generator(d, ctx)
+    d.remediate(RunbookAction("HighApprovalRejectionRate", "set it back to normal"))
+    d.expect_resolved()
+
+
+SITUATIONS = {"poor_market": poor_market, "degraded_mode": degraded_mode}  # the runbook's two actions
+
+
+def run(d: Drill, ctx: DrillContext, situation: str = "poor_market") -> None:
+    """The drill, also run by tests/drill against deliberately broken alerting."""
+    SITUATIONS[situation](d, ctx)
+
+
+@pytest.mark.parametrize("situation", list(SITUATIONS))
+def test_HighApprovalRejectionRate(drill, situation):
+    drill(run, EXPECTATION, situation=situation)

@@ -4,6 +4,10 @@ A scraper at 127.0.0.66 (its own loopback source address; the backend knows clie
 address and trusts no X-Forwarded-For in the reference stack) hammers /api/v1/signals at 30 requests/s against a limit of 120 per minute: the limiter blocks ~28/s. Runbook:
 the per-route query and the rate_limit log lines name the route and the address; remediation "add the
 abusive address to the denylist" (read live, no restart). Other clients are served throughout.
+
+A second route shows the promise holds for every route: the same address also lists devices (GET /devices)
+at 15 requests/s, 13/s over its own budget there, and that route's HighRateLimitRejections must reach the
+runbook's receivers like /signals'. The denylist stops both.
 """
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import pytest
 
 from alertdrill.engine.context import DrillContext
 from alertdrill.engine.drill import Drill
-from alertdrill.engine.evidence import logs_show, runbook_query, top_label, wait_for
+from alertdrill.engine.evidence import logs_show, reached_for, runbook_query, top_label, wait_for
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.faults import LoadFault
 from alertdrill.engine.guards import EnvFileGuard
@@ -19,10 +23,13 @@ from alertdrill.engine.remediations import RunbookAction
 from alertdrill.errors import require
 from alertdrill.load.locust import LocustLoad
 
+from scenarios._common import device_listings
+
 pytestmark = pytest.mark.drill
 
 ROUTE = "/signals"
 ABUSER = "127.0.0.66"
+SECOND = "/devices"  # the abuser's second route: a limit of its own, an alert routed like /signals'
 EXPECTATION = AlertExpectation.from_runbook(
     "HighRateLimitRejections",
     instance={"route": ROUTE},
@@ -39,7 +46,12 @@ def run(d: Drill, ctx: DrillContext) -> None:
     d.inject(LoadFault(flood, f"locust flood.py: one client at 30 req/s from {ABUSER} and two ordinary "
                               f"clients at 1 req/s each on {ROUTE}"))
     began = d.timeline.last("injected").at
+    second = d.alongside(device_listings(ctx, per_second=15, source_address=ABUSER))
     d.expect_firing()
+    d.investigate("HighRateLimitRejections of /devices reaches its receivers too (every route is routed alike)",
+                  lambda: wait_for(lambda: reached_for(ctx, "HighRateLimitRejections", {"route": SECOND}, began),
+                                   ctx.timings.fire_deadline_s("HighRateLimitRejections")))
+    d.end(second)
     d.investigate("the per-route query names /signals", lambda: top_label(
         ctx.prometheus, runbook_query(ctx, "HighRateLimitRejections", "ratelimit_block_total"), "route", ROUTE))
     d.investigate("the rate_limit log lines name the address", lambda: wait_for(

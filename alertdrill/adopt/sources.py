@@ -101,7 +101,7 @@ def drills(conf: Config) -> dict[str, DrillFile]:
             continue
         names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         for node in ast.walk(tree):
-            alert = _expected_alert(node)
+            alert = expected_alert(node)
             if alert:
                 out.setdefault(alert, DrillFile(path, PLACEHOLDER in names))
     return out
@@ -123,7 +123,7 @@ def drilled_actions(conf: Config) -> set[tuple[str, str]]:
     return out
 
 
-def _expected_alert(node: ast.AST) -> str | None:
+def expected_alert(node: ast.AST) -> str | None:
     """The alert an AlertExpectation(...) or AlertExpectation.from_runbook(...) call names, if it is one."""
     if not isinstance(node, ast.Call):
         return None

@@ -39,19 +39,30 @@ def delivering_route_nodes(am: dict, labels: dict[str, str]) -> list[tuple[str, 
     """(receiver, the route node itself, effective timers in ms) of every route that notifies for `labels`:
     the node carries what is not inherited (its own mute and active time intervals)."""
     out: list[tuple[str, dict, dict[str, int]]] = []
+    for path in delivering_paths(am, labels):
+        inherited = {**AM_DEFAULT_TIMERS, "receiver": None}
+        for node in path:
+            inherited = {k: node.get(k, v) for k, v in inherited.items()}
+        out.append((inherited["receiver"], path[-1], {k: parse_ms(inherited[k]) for k in TIMERS}))
+    return out
 
-    def walk(route: dict, inherited: dict) -> None:
-        timers = {k: route.get(k, inherited[k]) for k in TIMERS}
-        receiver = route.get("receiver", inherited["receiver"])
+
+def delivering_paths(am: dict, labels: dict[str, str]) -> list[list[dict]]:
+    """The routes from the root to each route that notifies for `labels` (root first): children in order,
+    going on after a match only with `continue`."""
+    out: list[list[dict]] = []
+
+    def walk(route: dict, path: list[dict]) -> None:
+        path = [*path, route]
         matched = False
         for child in route.get("routes") or []:
             if matches(child, labels):
                 matched = True
-                walk(child, {**timers, "receiver": receiver})
+                walk(child, path)
                 if not child.get("continue"):
                     break
         if not matched:
-            out.append((receiver, route, {k: parse_ms(v) for k, v in timers.items()}))
+            out.append(path)
 
-    walk(am["route"], {**AM_DEFAULT_TIMERS, "receiver": None})
+    walk(am["route"], [])
     return out

@@ -130,7 +130,7 @@ class Drill:
         errors = self._undo.unwind(self.report)
         if errors:
             raise DrillError("a fault could not be healed; the stack may be left broken",
-                             seen="\n".join(errors), hint="run `make status`, then `make down` to reset")
+                             seen="\n".join(errors), hint="run `alertdrill stack status`, then `alertdrill stack down` to reset")
 
     def alongside(self, traffic):
         """Background traffic (anything with `stop()`) kept running beside the drill and stopped when it

@@ -294,7 +294,8 @@ class RunawayQuery(Fault):
 
 class LoadFault(Fault):
     """Traffic that is itself the fault (a flood, a replay attack): starting the load is the injection,
-    stopping it the heal. `load` is an alertdrill.load.locust.LocustLoad."""
+    stopping it the heal. `load` is an alertdrill.load.locust.LocustLoad or an alertdrill.load.paced.Paced
+    (not started: the injection starts it)."""
 
     def __init__(self, load, description: str) -> None:
         self.load, self.description = load, description

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from alertdrill.config import current as current_config
 from alertdrill.engine import delivered
 from alertdrill.engine.deadlines import PromiseClock
 from alertdrill.engine.observe import notice_problems
@@ -231,8 +232,8 @@ def fail_firing(d: "DrillRun", timeout: float, firing: bool, got: set[str], cloc
             f"{name} fired but {', '.join(missing)} got no notification within {timeout:.0f}s {after}",
             expected=f"firing notifications to {sorted(d.expect.receivers)}",
             seen=d.obs.situation(),
-            hint="check the Alertmanager routing: amtool config routes test --config.file="
-                 "stack/alertmanager/alertmanager.yml --verify.receivers=... "
+            hint=f"check the Alertmanager routing: amtool config routes test --config.file="
+                 f"{current_config().alertmanager} --verify.receivers=... "
                  + " ".join(f"{k}={v}" for k, v in labels.items()))
     states = d.obs.alert_states()
     never = not d.timeline.first("pending")

@@ -47,8 +47,8 @@ def steady_state(d: "DrillRun", timeout: float | None = None, *, ending: bool = 
             f"the stack did not reach steady state within {timeout:.0f}s",
             expected=health.describe(current_config()),
             seen="\n".join(seen["problems"]) + "\n" + d.obs.situation(),
-            hint="a previous drill may have left a fault behind: `make status`, "
-                 f"{d.ctx.endpoints.prometheus}/alerts, or `make down` and rerun")
+            hint="a previous drill may have left a fault behind: `alertdrill stack status`, "
+                 f"{d.ctx.endpoints.prometheus}/alerts, or `alertdrill stack down` and rerun")
 
     with d.phase("steady state"):
         until(steady, timeout, poll=d.POLL, on_timeout=fail, every=PROGRESS_EVERY_S,

@@ -9,7 +9,7 @@ import time
 
 from alertdrill.errors import DockerDaemonGone
 
-HINT = ("the verdict says nothing about the alerting: once `docker info` answers and `make status` shows every "
+HINT = ("the verdict says nothing about the alerting: once `docker info` answers and `alertdrill stack status` shows every "
         "service healthy (the services restart by themselves: restart: unless-stopped), run the drill again")
 
 

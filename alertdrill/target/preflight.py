@@ -194,5 +194,5 @@ def _alerts_clear(prom: PrometheusClient, timeout: float, *, after_reset: bool, 
     until(clear, timeout, poll=2.0, on_timeout=lambda: _raise(
         f"{', '.join(seen['firing'])} still firing {time.monotonic() - started:.0f}s before the first drill, with "
         "nothing left behind by alertdrill to reset: a drill would judge this incident, not its own fault.\n"
-        f"Hint: look at {prom.base_url}/alerts and the runbook section of that alert; or `make down` and rerun "
+        f"Hint: look at {prom.base_url}/alerts and the runbook section of that alert; or `alertdrill stack down` and rerun "
         "to start from a fresh stack"))

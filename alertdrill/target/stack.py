@@ -150,7 +150,7 @@ class Stack:
                 "the stack did not become healthy: `docker compose up --build --wait` failed.\n"
                 f"{(proc.stderr or '').strip()[-1500:]}\n"
                 f"{self.describe()}\n{self._unhealthy_logs()}"
-                "Hint: `make status` shows each service; `docker logs <service>` shows why."
+                "Hint: `alertdrill stack status` shows each service; `docker logs <service>` shows why."
             )
 
     def down(self) -> None:
