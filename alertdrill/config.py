@@ -170,7 +170,7 @@ def from_table(table: dict, root: Path, source: Path | None = None) -> Config:
         raise ConfigError(f"{where}: unknown key {k!r} (value {table[k]!r}); valid keys are: {', '.join(KEYS)}")
     values = {k: _value(where, root, k, table.get(k, spec[1]), explicit=k in table) for k, spec in KEYS.items()}
     values["rule_globs"] = tuple(_strings(where, "rules", table.get("rules", KEYS["rules"][1])))
-    values["ports"] = _ports(where, values["ports"])
+    values["ports"] = _ports(where, values["ports"], configured="ports" in table)
     _check_services(where, values["services"], values["ports"])
     _check_ready(where, values["ready"], values["services"])
     _check_steady_checks(where, values["steady_checks"])
@@ -257,8 +257,11 @@ def _glob(root: Path, patterns: list[str]) -> list[Path]:
     return list(dict.fromkeys(out))
 
 
-def _ports(where: str, table: dict) -> dict[str, int]:
-    ports = dict(PORT_DEFAULTS)
+def _ports(where: str, table: dict, *, configured: bool) -> dict[str, int]:
+    """The port variables: a configured table as it is, nothing of alertdrill's own defaults merged in (a
+    default port of a service the platform does not have could be someone else's on a shared host); the
+    defaults (this repository's layout) only where no table is configured."""
+    ports = {} if configured else dict(PORT_DEFAULTS)
     for name, value in table.items():
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
             raise ConfigError(f"{where}: ports.{name} = {value!r} is invalid: expected a port number 1-65535")

@@ -61,13 +61,22 @@ class DrillContext:
         self.prometheus = PrometheusClient(self.endpoints.prometheus)
         self.alertmanager = AlertmanagerClient(self.endpoints.alertmanager)
         self.sink = SinkClient(self.endpoints.sink)
-        self.toxiproxy = ToxiproxyClient(self.endpoints.toxiproxy)
+        self._toxiproxy: ToxiproxyClient | None = None  # made on first use: a platform may have no Toxiproxy
         self.timelines: list = []  # every drill's Timeline, for the summary
         # the platform's own steady-state checks ([tool.alertdrill] steady_checks: alertdrill.target.health)
         self.steady_checks = load_checks(current_config())
 
+    @property
+    def toxiproxy(self) -> ToxiproxyClient:
+        """The Toxiproxy API of Toxic and CutLink faults (ConfigError where no TOXIPROXY_PORT is configured)."""
+        if self._toxiproxy is None:
+            self._toxiproxy = ToxiproxyClient(self.endpoints.toxiproxy)
+        return self._toxiproxy
+
     def with_runbook(self, runbook: Runbook) -> "DrillContext":
         """The same context reading another runbook (a drill against a deliberately broken one)."""
+        if "TOXIPROXY_PORT" in self.endpoints.ports:
+            self.toxiproxy  # made now, so the copy shares the one client close() closes
         other = copy.copy(self)
         other.runbook = runbook
         other.promises = parse_promises(runbook)
@@ -83,5 +92,7 @@ class DrillContext:
         return self.timings.mitigate_deadline(alert, self.timeouts.resolve)
 
     def close(self) -> None:
-        for client in (self.prometheus, self.alertmanager, self.sink, self.toxiproxy):
+        for client in (self.prometheus, self.alertmanager, self.sink, self._toxiproxy):
+            if client is None:
+                continue
             client.close()

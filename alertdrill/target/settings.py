@@ -49,6 +49,12 @@ class Endpoints:
         return cls({name: _port(name, env, defaults, lane.number) for name in defaults})
 
     def url(self, port_name: str) -> str:
+        if port_name not in self.ports:
+            from alertdrill.errors import ConfigError
+
+            raise ConfigError(f"no port variable {port_name} is configured ([tool.alertdrill.ports] has "
+                              f"{', '.join(sorted(self.ports)) or 'none'}): add it there if the platform runs "
+                              f"that service")
         return f"http://127.0.0.1:{self.ports[port_name]}"
 
     @property

@@ -93,6 +93,19 @@ def test_a_wrong_setting_names_key_value_and_what_is_valid(tmp_path, extra, mess
         config.load(py)
 
 
+def test_configured_ports_are_taken_as_they_are_with_no_default_merged_in(tmp_path):
+    """A platform's own port table is all there is: alertdrill's defaults (BACKEND_PORT 8000, ...) would
+    point its checks at someone else's service on a shared host; a port it needs and lacks is named."""
+    from alertdrill.target.settings import Endpoints
+
+    conf = config.load(write_platform(tmp_path, "[tool.alertdrill.ports]\nWEB_PORT = 19080\nPROMETHEUS_PORT = 19090\n"))
+    assert conf.ports == {"WEB_PORT": 19080, "PROMETHEUS_PORT": 19090}
+    with pytest.raises(ConfigError, match=r"no port variable TOXIPROXY_PORT is configured \(\[tool.alertdrill.ports\] "
+                                          r"has PROMETHEUS_PORT, WEB_PORT\)"):
+        Endpoints(conf.ports).toxiproxy
+    assert config.from_table({}, REPO).ports["BACKEND_PORT"] == 8000  # no table at all: this repository's
+
+
 @pytest.mark.parametrize("key, value, message", [
     ("rules", '["missing/*.yml"]', r"rules = \['missing/\*.yml'\] matches no file under .*rule files"),
     ("runbook", '"docs/none.md"', r"runbook = 'docs/none.md': .*none.md does not exist; expected the runbook"),

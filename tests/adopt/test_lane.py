@@ -119,8 +119,8 @@ def test_the_default_port_blocks_of_two_lanes_never_meet():
 def test_ports_that_would_meet_in_another_lane_stop_a_lane_with_both_named(repo_config, monkeypatch):
     clash = lanes.overlaps({"BACKEND_PORT": 8000, "VENDOR_PORT": 8300})
     assert clash == ["BACKEND_PORT of lane N and VENDOR_PORT of lane N-3 are both 8300 + 100*(N-3)"]
-    config.activate(config.from_table({"ports": {"VENDOR_PORT": 8300}, "state_dir": str(repo_config.state_dir)},
-                                      REPO))
+    config.activate(config.from_table({"ports": {**PORT_DEFAULTS, "VENDOR_PORT": 8300},
+                                       "state_dir": str(repo_config.state_dir)}, REPO))
     make_stack()  # lane 0 uses the ports as configured: nothing moves, nothing meets
     monkeypatch.setenv(lanes.ENV_VAR, "1")
     with pytest.raises(ConfigError, match=r"lane 1: the port block of one lane meets another's: BACKEND_PORT of "
