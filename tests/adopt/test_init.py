@@ -309,7 +309,7 @@ def test_drill_factor_precedence(platform):
 
 
 def test_pytest_and_the_cli_read_the_configured_factor(platform, monkeypatch):
-    from fixtures import drills
+    from fixtures import settings as drills
 
     conf = with_factor(platform, "15", "12")
     previous = config.activate(conf)

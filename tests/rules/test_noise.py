@@ -22,7 +22,7 @@ from alertdrill.engine.noise import Noise
 from alertdrill.engine.timeline import Timeline
 from alertdrill.engine.undo import UndoStack
 from alertdrill.errors import DrillAborted, DrillError, TooNoisy
-from alertdrill.fixtures import drills
+from alertdrill.fixtures import settings as drills
 from alertdrill.runbook.parse import parse_runbook_text
 from alertdrill.runbook.promises import parse_promises
 from alertdrill.target.clients.sink import Notification, SinkClient
