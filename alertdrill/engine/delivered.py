@@ -102,14 +102,18 @@ def failed_notifications(d: "DrillRun") -> list[str]:
     """Notifications Alertmanager failed to send since the drill began (its own counter, per integration),
     each with the errors it logged: a failed page is a page nobody got."""
     try:
-        failed = d.ctx.prometheus.query(f"increase({_FAILED}[{since_range(d.started)}]) > 0")
+        # From the fault on: nothing of this drill's alert is sent before it, and steady state waited out
+        # any failures an earlier drill left retrying (Observer.steady_problems).
+        injected = d.timeline.first("injected")
+        since = injected.at if injected else d.started
+        failed = d.ctx.prometheus.query(f"increase({_FAILED}[{since_range(since)}]) > 0")
     except MONITORING_ERRORS as exc:  # reported, not judged: nothing is known either way
         d.report(f"  ! Alertmanager's failed notifications not read: Prometheus did not answer ({exc})")
         return []
     if not failed:
         return []
     try:
-        logged = [line for line in d.ctx.stack.logs("alertmanager", since=d.started).splitlines()
+        logged = [line for line in d.ctx.stack.logs("alertmanager", since=since).splitlines()
                   if "level=error" in line or ("level=warn" in line and "otify" in line)][-3:]
     except Exception as exc:  # noqa: BLE001 (the count stands without its log)
         logged = [f"(its log could not be read: {exc})"]
