@@ -102,8 +102,9 @@ def failed_notifications(d: "DrillRun") -> list[str]:
     """Notifications Alertmanager failed to send since the drill began (its own counter, per integration),
     each with the errors it logged: a failed page is a page nobody got."""
     try:
-        # From the fault on: nothing of this drill's alert is sent before it, and steady state waited out
-        # any failures an earlier drill left retrying (Observer.steady_problems).
+        # From the fault on: nothing of this drill's alert is sent before it, and an earlier drill's failed
+        # notices (retried for Alertmanager's 10 s minimum notify timeout, which no factor compresses) end
+        # before: counted from the drill's start, a range rounded up caught them.
         injected = d.timeline.first("injected")
         since = injected.at if injected else d.started
         failed = d.ctx.prometheus.query(f"increase({_FAILED}[{since_range(since)}]) > 0")

@@ -56,11 +56,6 @@ def _at(stamp: str) -> float:
     return epoch(stamp) or 0.0
 
 
-# Alertmanager retries a failed notification for at least 10 s (its minimum notify timeout, which no drill
-# factor compresses): until none failed for this long, an earlier drill's failures could be counted as ours.
-FAILING_WINDOW = "15s"
-
-
 def since_range(since: float) -> str:
     """A PromQL range reaching back to `since` (whole seconds, rounded up): `max_over_time(x[...])`."""
     return f"{max(1, int(time.time() - since) + 1)}s"
@@ -191,10 +186,6 @@ class Observer:
             am_active = [a["labels"]["alertname"] for a in self.ctx.alertmanager.alerts()]
             if am_active:
                 problems.append("alerts active in Alertmanager: " + ", ".join(am_active))
-            failing = self.ctx.prometheus.query(f"increase(alertmanager_notifications_failed_total[{FAILING_WINDOW}]) > 0")
-            if failing:
-                problems.append(f"Alertmanager failed notifications in the last {FAILING_WINDOW} (still retrying an "
-                                "earlier drill's): " + ", ".join(s.labels.get("integration", "?") for s in failing))
         except MONITORING_ERRORS as exc:
             problems.append(f"monitoring unreachable: {exc}")
         return problems
