@@ -21,24 +21,28 @@ if TYPE_CHECKING:
 PROMETHEUS_DEFAULT_MS = 60_000  # Prometheus' own default for both intervals when the file says nothing
 
 
-def interval_problems(config: dict, promises: "Promises") -> list[str]:
+def interval_mismatches(config: dict, promises: "Promises") -> list[tuple[str, str]]:
     """Each place the configuration's intervals differ from the runbook's pipeline table (its global
-    scrape and evaluation intervals, and any job's own scrape_interval), one line each."""
+    scrape and evaluation intervals, and any job's own scrape_interval): (what it is, what the runbook
+    promises)."""
     glob = config.get("global") or {}
     scrape = parse_ms(str(glob.get("scrape_interval", format_ms(PROMETHEUS_DEFAULT_MS))))
     evaluation = parse_ms(str(glob.get("evaluation_interval", format_ms(PROMETHEUS_DEFAULT_MS))))
     out = []
     if scrape != promises.scrape_ms:
-        out.append(f"global scrape_interval is {format_ms(scrape)}; the runbook promises {format_ms(promises.scrape_ms)}")
+        out.append((f"global scrape_interval is {format_ms(scrape)}", format_ms(promises.scrape_ms)))
     if evaluation != promises.evaluation_ms:
-        out.append(f"global evaluation_interval is {format_ms(evaluation)}; the runbook promises "
-                   f"{format_ms(promises.evaluation_ms)}")
+        out.append((f"global evaluation_interval is {format_ms(evaluation)}", format_ms(promises.evaluation_ms)))
     for job in config.get("scrape_configs") or []:
         own = job.get("scrape_interval")
         if own is not None and parse_ms(str(own)) != promises.scrape_ms:
-            out.append(f"job {job.get('job_name')} scrapes every {own}; the runbook promises "
-                       f"{format_ms(promises.scrape_ms)}")
+            out.append((f"job {job.get('job_name')} scrapes every {own}", format_ms(promises.scrape_ms)))
     return out
+
+
+def interval_problems(config: dict, promises: "Promises") -> list[str]:
+    """interval_mismatches, one line each."""
+    return [f"{found}; the runbook promises {promised}" for found, promised in interval_mismatches(config, promises)]
 
 
 def file_problems(path: Path, promises: "Promises") -> list[str]:

@@ -58,7 +58,7 @@ def factor_problems(project: Project) -> list[Problem]:
 def production_problems(project: Project) -> list[Problem]:
     """Production's scrape and evaluation intervals (the configured `prometheus` file, the only place they
     are set) against the runbook's pipeline table: the drills run their own, so only this sees them move."""
-    from alertdrill.alerting.production import interval_problems
+    from alertdrill.alerting.production import interval_mismatches
 
     conf, promises = project.conf, project.promises
     if promises is None:
@@ -72,7 +72,6 @@ def production_problems(project: Project) -> list[Problem]:
     except (OSError, yaml.YAMLError) as exc:
         return [Problem("production intervals", project.rel(conf.prometheus), "a Prometheus configuration",
                         f"it cannot be read: {exc}", "fix the file")]
-    return [Problem("production intervals", project.rel(conf.prometheus), line.split("; the runbook promises ")[1]
-                    if "; the runbook promises " in line else "the runbook's intervals", line.split(";")[0],
+    return [Problem("production intervals", project.rel(conf.prometheus), promised, found,
                     "set the interval to the runbook's, or change the runbook's pipeline table if production "
-                    "really moved") for line in interval_problems(config, promises)]
+                    "really moved") for found, promised in interval_mismatches(config, promises)]
