@@ -68,6 +68,7 @@ class Drill:
     # -- lifecycle ---------------------------------------------------------------------------------
     def __enter__(self) -> "Drill":
         self.report(self.intro())
+        steady.previous_alerts_over(self)
         label_alerts(self.ctx, self.run_id)
         self._emit("drill_started")
         return self

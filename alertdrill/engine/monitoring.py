@@ -20,6 +20,11 @@ from alertdrill.engine.context import DrillContext
 from alertdrill.errors import SteadyStateError
 
 
+def labels_runs(ctx: DrillContext) -> bool:
+    """Whether the stack runs the drill copy of the rules, whose run label each drill sets."""
+    return bool(ctx.stack.overrides.get("ALERTDRILL_RULES_DIR"))
+
+
 def label_alerts(ctx: DrillContext, run: str) -> None:
     rules_dir = ctx.stack.overrides.get("ALERTDRILL_RULES_DIR")
     if not rules_dir:

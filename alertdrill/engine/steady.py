@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from alertdrill.config import current as current_config
+from alertdrill.engine.monitoring import labels_runs
 from alertdrill.engine.observe import Evaluated
 from alertdrill.engine.runner import PROGRESS_EVERY_S
 from alertdrill.errors import DrillError, SteadyStateError
@@ -103,3 +104,31 @@ def quiet_baseline(d: "DrillRun", still_quiet: Callable[[], bool]) -> None:
     until(quiet, timeout, poll=d.POLL, on_timeout=fail, every=PROGRESS_EVERY_S,
           progress=d.progress(lambda: "warm-up goes on until no alert is active: "
                                           + ", ".join(seen["active"])))
+
+
+def previous_alerts_over(d: "DrillRun") -> None:
+    """Before a drill labels its alerts (alertdrill.engine.monitoring): no alert pending or firing, under the
+    previous drill's label. A drill that failed on purpose ends without waiting for steady state, and its
+    condition (say errors still inside the rule's window) would otherwise hold on under the new label:
+    this drill's alert would fire early from it, open its Alertmanager group, and the fault's own notice
+    would then wait for that group's group_interval instead of group_wait (ci13, stop 33)."""
+    if not labels_runs(d.ctx):
+        return  # production's rules: no label changes, and the drill's steady state judges them
+    seen = {"active": d.obs.active_alerts()}
+    if not seen["active"]:
+        return
+    d.report(f"  waiting for the previous drill's alerts to end: {', '.join(seen['active'])}")
+    timeout = d.ctx.timeouts.steady
+
+    def over() -> bool:
+        seen["active"] = d.obs.active_alerts()
+        return not seen["active"]
+
+    def fail() -> None:
+        raise SteadyStateError(f"alerts stayed active for {timeout:.0f}s before the drill began",
+                               expected="no alert pending or firing before the drill labels its alerts",
+                               seen=", ".join(seen["active"]) + "\n" + d.obs.situation(),
+                               hint="a previous drill may have left a fault behind: `alertdrill stack status`, "
+                                    f"{d.ctx.endpoints.prometheus}/alerts, or `alertdrill stack down` and rerun")
+
+    until(over, timeout, poll=d.POLL, on_timeout=fail)

@@ -9,11 +9,13 @@ import pytest
 
 from alertdrill.alerting.timings import Timings
 from alertdrill.engine.context import DrillContext, Timeouts
+from alertdrill.engine import drill as drill_module, steady
 from alertdrill.engine.drill import Drill
 from alertdrill.engine.expectation import AlertExpectation
 from alertdrill.engine.observe import EVALUATION_JITTER_S, Evaluated, Observer
 from alertdrill.engine.timeline import Timeline
 from alertdrill.target.settings import Endpoints
+from alertdrill.target.stack import Stack
 from tests.doubles import stand_in
 from alertdrill.errors import SteadyStateError
 
@@ -128,3 +130,48 @@ def test_never_steady_fails_with_what_stood_in_the_way():
     with pytest.raises(SteadyStateError, match="did not reach steady state") as caught:
         d.steady_state()
     assert "RedisDisconnected (firing)" in str(caught.value)
+
+
+# -- before the run label changes: the previous drill's alerts are over ------------------------------------
+def _labelling(active, timeout: float = 10.0) -> Drill:
+    """A drill on a stack that runs the drill copy of the rules; `active(t)`: the alerts pending or
+    firing t seconds after the first look."""
+    start = time.monotonic()
+    obs = stand_in(Observer, active_alerts=lambda tolerate_pending=frozenset(): active(time.monotonic() - start),
+                   situation=lambda: "situation")
+    d = _drill(obs, timeout=timeout)
+    d.ctx.stack = stand_in(Stack, overrides={"ALERTDRILL_RULES_DIR": "/tmp/rules"})
+    d.report = lambda line: None
+    return d
+
+
+def test_the_run_label_waits_until_the_previous_drills_alerts_are_over():
+    """An alert of the previous drill still firing (its errors inside the window) would fire again under
+    this drill's label and open its Alertmanager group before the fault (ci13, stop 33)."""
+    d = _labelling(lambda t: ["CriticalErrorRate (firing)"] if t < 0.8 else [])
+    started = time.monotonic()
+    steady.previous_alerts_over(d)
+    assert time.monotonic() - started >= 0.8
+
+
+def test_alerts_that_never_end_fail_before_the_label_with_their_names():
+    d = _labelling(lambda t: ["CriticalErrorRate (pending)"], timeout=1.0)
+    with pytest.raises(SteadyStateError, match="stayed active for 1s before the drill began") as caught:
+        steady.previous_alerts_over(d)
+    assert "CriticalErrorRate (pending)" in str(caught.value)
+
+
+def test_production_rules_have_no_label_to_wait_for():
+    d = _labelling(lambda t: pytest.fail("asked Prometheus although no run label changes"))
+    d.ctx.stack = stand_in(Stack, overrides={})
+    steady.previous_alerts_over(d)
+
+
+def test_a_drill_waits_for_the_previous_alerts_before_it_labels_its_own(monkeypatch):
+    calls = []
+    monkeypatch.setattr(steady, "previous_alerts_over", lambda d: calls.append("previous alerts over"))
+    monkeypatch.setattr(drill_module, "label_alerts", lambda ctx, run: calls.append("label"))
+    d = _labelling(lambda t: [])
+    d.started, d._handler_failures = T0, set()
+    d.__enter__()
+    assert calls == ["previous alerts over", "label"]
