@@ -117,4 +117,11 @@ else
   GOBIN="$bin" CGO_ENABLED=0 go install "github.com/Shopify/toxiproxy/v2/cmd/cli@$TOXIPROXY_VERSION"
   mv "$bin/server" "$bin/toxiproxy-server"; mv "$bin/cli" "$bin/toxiproxy-cli"
 fi
+
+# 7. redis_exporter for the platform nobody here wrote (tests/adopt/redis_platform), from its Go module.
+if command -v go >/dev/null 2>&1; then
+  bash "$here/scripts/build-redis-exporter.sh" | sed 's/^/[bootstrap] /'
+else
+  log "no Go here: tests/adopt/test_redis_platform.py's drill will fail until scripts/build-redis-exporter.sh ran"
+fi
 if [ "$changed" = 0 ]; then log "everything was already in place: nothing changed"; else log "ready"; fi

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 _PORT_VAR = re.compile(r"\$\{([A-Z][A-Z0-9_]*_PORT)(?::?-(\d+))?\}")
+_NAMED_PORT = re.compile(r"\b([A-Z][A-Z0-9_]*_PORT)\b")
 MONITORING_ROLES = (("prometheus", "PROMETHEUS_PORT"), ("alertmanager", "ALERTMANAGER_PORT"), ("sink", "ALERT_SINK_PORT"))
 
 
@@ -23,17 +24,20 @@ class ComposeServices:
 
 def read(root: Path, compose_file: str | None) -> ComposeServices:
     """Every service of the compose file, each with the port variable of its role or its name, else the one
-    only its own definition uses; the first other service gets BACKEND_PORT if the file has it."""
+    its healthcheck probes, else the one only its own definition uses; the first other service gets BACKEND_PORT if the file has it."""
     if not compose_file:
         return ComposeServices()
     text = (root / compose_file).read_text()
     ports = {name: int(port) for name, port in _PORT_VAR.findall(text) if port}
     declared = (yaml.safe_load(text) or {}).get("services") or {}
-    own_vars = {s: set(_PORT_VAR.findall(yaml.safe_dump(d))) for s, d in declared.items()}
+    # what each service's own definition names, its environment aside (an x-ports anchor gives every
+    # service every port variable): `${X_PORT}` substituted by compose, `$$X_PORT` read in the container
+    own_vars = {s: set(_NAMED_PORT.findall(yaml.safe_dump({k: v for k, v in (d or {}).items() if k != "environment"})))
+                for s, d in declared.items()}
     out = ComposeServices(ports=ports)
     for s in declared:
         var = (next((v for key, v in MONITORING_ROLES if key in s), None) or _own_port(s, ports)
-               or _only_its_own(s, own_vars, ports))
+               or _probed(declared[s], ports) or _only_its_own(s, own_vars, ports))
         if var is None and "BACKEND_PORT" in ports and "BACKEND_PORT" not in out.services.values():
             var = "BACKEND_PORT"
         if var and var in ports:
@@ -53,10 +57,16 @@ def _own_port(service: str, ports: dict[str, int]) -> str | None:
     return None
 
 
+def _probed(definition: dict | None, ports: dict[str, int]) -> str | None:
+    """The one port variable the service's healthcheck probes (an exporter answering on its own port)."""
+    named = set(_NAMED_PORT.findall(yaml.safe_dump((definition or {}).get("healthcheck") or {}))) & set(ports)
+    return named.pop() if len(named) == 1 else None
+
+
 def _only_its_own(service: str, own_vars: dict[str, set], ports: dict[str, int]) -> str | None:
     """The one port variable that this service's definition uses and no other service's does."""
-    others = {v for s, found in own_vars.items() if s != service for v, _d in found}
-    mine = sorted(({v for v, _d in own_vars[service]} - others) & set(ports))
+    others = {v for s, found in own_vars.items() if s != service for v in found}
+    mine = sorted((own_vars[service] - others) & set(ports))
     return mine[0] if len(mine) == 1 else None
 
 

@@ -134,6 +134,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     for key in ("rules", "alertmanager", "prometheus", "runbook", "compose-file"):
         ap.add_argument(f"--{key}", default=None, help=f"the {key.replace('-', ' ')} (default: found in the repository)")
     ap.add_argument("--force", action="store_true", help="append [tool.alertdrill] even if one exists")
+    ap.add_argument("--with-monitoring", action="store_true",
+                    help="add Prometheus, Alertmanager and the alert sink (alertdrill's images) to the compose file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,6 +145,9 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, key)
         if value:
             found[key] = [value] if key == "rules" else value
+    if args.with_monitoring:
+        for line in _with_monitoring(root, found):
+            print(line)
     py, wrote = write_config(root, found, args.force)
     print(f"{'wrote' if wrote else 'kept the existing'} [tool.alertdrill] in {py}")
     conf = adconfig.load(py)  # validates: a missing file is named with its key
@@ -158,6 +163,16 @@ def run(args: argparse.Namespace) -> int:
     print("next: review what is marked DRAFT in the runbook and delete each marker; `alertdrill check` lists "
           "what is left, `alertdrill coverage` what each alert still lacks")
     return 0
+
+
+def _with_monitoring(root: Path, found: dict) -> list[str]:
+    from alertdrill.adopt import withmonitoring
+
+    if not found.get("compose_file"):
+        return ["--with-monitoring: no compose file found: pass --compose-file"]
+    path = root / str(found["compose_file"])
+    project = (yaml.safe_load(path.read_text()) or {}).get("name") or root.name
+    return withmonitoring.add(path, found, re.sub(r"[^a-z0-9-]+", "-", str(project).lower()).strip("-"))
 
 
 def runbook_urls(conf: adconfig.Config) -> list[str]:

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 
 import demo_platform
 from alertdrill import cli, config
@@ -335,3 +336,40 @@ def test_init_adds_a_missing_drill_factor_to_an_existing_table(platform):
     assert config.load(platform / "pyproject.toml").drill_factor == 30
     with_factor(platform, None, "12")
     assert "drill_factor is set in drill_factor of [tool.pytest.ini_options]" in init(platform).stdout
+
+
+def test_with_monitoring_inserts_into_services_whatever_follows_and_keeps_the_rest(tmp_path):
+    from alertdrill.adopt import withmonitoring
+
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text("name: shop\nservices:\n    web:  # the shop\n        image: shop/web\n\n"
+                       "# volumes of the shop\nvolumes:\n    data: {}\n")
+    (tmp_path / "ops").mkdir()
+    (tmp_path / "ops" / "alertmanager.yml").write_text("route: {receiver: mail}\nreceivers:\n- name: mail\n"
+                                                       "  email_configs: [{to: a@example.com}]\n")
+    found = {"prometheus": "ops/prometheus.yml", "alertmanager": "ops/alertmanager.yml", "rules": ["ops/rules/*.yml"]}
+    done = withmonitoring.add(compose, found, "shop")
+    assert done == ["added shop-prometheus to docker-compose.yml (alertdrill/prometheus:dev)",
+                    "added shop-alertmanager to docker-compose.yml (alertdrill/alertmanager:dev)",
+                    "added shop-alert-sink to docker-compose.yml (alertdrill/platform:dev)"]
+    text = compose.read_text()
+    data = yaml.safe_load(text)
+    assert list(data["services"]) == ["web", "shop-prometheus", "shop-alertmanager", "shop-alert-sink"]
+    assert data["volumes"] == {"data": {}} and "# the shop" in text and "# volumes of the shop" in text
+    assert "\n    shop-prometheus:  # added by `alertdrill init --with-monitoring`\n" in text  # indented as the first
+    assert data["services"]["shop-prometheus"]["volumes"][1] == "${ALERTDRILL_RULES_DIR:-./ops/rules}:/etc/prometheus/rules:ro"
+    # email_configs: the sink gets its SMTP port
+    assert data["services"]["shop-alert-sink"]["environment"]["ALERT_SINK_SMTP_PORT"] == "${ALERT_SINK_SMTP_PORT:-9025}"
+    assert withmonitoring.add(compose, found, "shop") == [
+        "--with-monitoring: docker-compose.yml has shop-prometheus, shop-alertmanager, shop-alert-sink already"]
+    assert compose.read_text() == text
+
+
+def test_with_monitoring_without_the_files_it_mounts_says_which(tmp_path):
+    from alertdrill.adopt import withmonitoring
+
+    compose = tmp_path / "compose.yml"
+    compose.write_text("services:\n  web: {image: web}\n")
+    assert withmonitoring.add(compose, {"alertmanager": "alertmanager.yml"}, "p") == [
+        "--with-monitoring: no prometheus, rules found: pass --prometheus (the services mount their folders)"]
+    assert compose.read_text() == "services:\n  web: {image: web}\n"
