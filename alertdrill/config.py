@@ -76,6 +76,8 @@ KEYS: dict[str, tuple[str, Any, bool, str]] = {
                                        "(postgresql://user:pw@127.0.0.1:{POSTGRES_PORT}/db): preflight releases "
                                        "table locks in it and the runbook's SQL runs there"),
     "ports": ("table", dict(PORT_DEFAULTS), False, "port variable -> port (the environment overrides)"),
+    "label_domain": ("path", None, True, "YAML `label: [value, ...]`: every value the platform gives a label its "
+                                         "rules group by; `alertdrill check` drives each in its boundary tests"),
 }
 
 
@@ -104,6 +106,7 @@ class Config:
     steady_checks: tuple[str, ...] = ()
     postgres_dsn: str = ""
     drill_factor: Fraction | None = None  # None: not set here (see drill_factor() for what applies)
+    label_domain: Path | None = None  # None: no label domain (check drives one series per rule)
 
     def describe(self) -> str:
         where = self.source or f"defaults (no [{TABLE}] found; paths from {self.root})"
@@ -200,6 +203,8 @@ def _value(where: str, root: Path, key: str, raw: Any, *, explicit: bool) -> Any
             raise ConfigError(f"{where}: {key} = {raw!r} is invalid: expected a table ({what})")
         return dict(raw)
     if kind == "path":
+        if raw is None and _default is None:  # an optional file, not configured
+            return None
         if not isinstance(raw, str) or not raw:
             raise ConfigError(f"{where}: {key} = {raw!r} is invalid: expected a path string ({what})")
         p = (root / raw).resolve()

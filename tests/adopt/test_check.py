@@ -4,6 +4,7 @@ time, each named where it is, with what was expected and what was found; what it
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -203,3 +204,32 @@ def test_a_slower_production_evaluation_is_named(copy):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert ("stack/prometheus/prometheus.yml: expected 15s; found global evaluation_interval is 1m. Change: set the "
             "interval to the runbook's") in proc.stdout
+
+
+@pytest.mark.parametrize("configured", [True, False])
+def test_a_rule_that_ignores_one_endpoint_fails_with_the_configured_label_domain(copy, configured):
+    """label_domain in [tool.alertdrill]: the boundary tests drive every endpoint, so a rule that leaves one
+    out fails `check` (and with it every drill session) without --label-domain on the command line."""
+    domain = "scenarios/platform/label_domain.yml"
+    (copy / domain).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO / domain, copy / domain)
+    if configured:
+        edit(copy / "pyproject.toml", "[tool.alertdrill]\n", f'[tool.alertdrill]\nlabel_domain = "{domain}"\n')
+    edit(copy / RULES, "expr: sum(rate(errors_total[5m])) by (endpoint) > 1",
+         'expr: sum(rate(errors_total{endpoint!~"/billing.*"}[5m])) by (endpoint) > 1')
+    proc = cli(cwd=copy)
+    if configured:
+        assert proc.returncode == 1 and re.search(r"CriticalErrorRate: expected fires just past the runbook's threshold "
+                                                  r"> 1 .* on each of (\d+) values .* got (?!\1)\d+ firing", proc.stdout), proc.stdout
+    else:  # one series per rule: the endpoint it happens to pick is not billing's
+        assert "CriticalErrorRate" not in proc.stdout.split("[boundaries]")[0], proc.stdout
+
+
+def test_a_label_domain_that_is_not_a_mapping_is_refused(copy):
+    (copy / "domain.yml").write_text("- /a\n- /b\n")
+    edit(copy / "pyproject.toml", "[tool.alertdrill]\n", '[tool.alertdrill]\nlabel_domain = "domain.yml"\n')
+    proc = cli(cwd=copy)
+    assert proc.returncode != 0 and "expected a mapping `label: [value, ...]`, got list" in proc.stdout + proc.stderr
+    edit(copy / "pyproject.toml", 'label_domain = "domain.yml"', 'label_domain = "missing.yml"')
+    proc = cli(cwd=copy)
+    assert proc.returncode != 0 and "label_domain = 'missing.yml'" in proc.stdout + proc.stderr, proc.stdout + proc.stderr

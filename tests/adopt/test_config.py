@@ -36,15 +36,16 @@ def test_this_repository_configures_itself_explicitly_with_todays_layout(monkeyp
     assert conf.runbook == REPO / "docs/runbook.md" and conf.state_dir == REPO / ".alertdrill"
     assert conf.services["backend"] == "BACKEND_PORT" and conf.ports["PROMETHEUS_PORT"] == 9090
     # the explicit block says what the defaults say, but for what only the platform knows: its services,
-    # their readiness, its own steady checks and its database (none by default); its drill factor is written
-    # out (unset, the default applies: the same 30)
-    own = {"services", "ready", "steady_checks", "postgres_dsn", "drill_factor"}
+    # their readiness, its own steady checks, its database and its label domain (none by default); its drill
+    # factor is written out (unset, the default applies: the same 30)
+    own = {"services", "ready", "steady_checks", "postgres_dsn", "drill_factor", "label_domain"}
     defaults = config.from_table({}, REPO)
     assert defaults == config.from_table({}, REPO, None)
     assert {k: getattr(defaults, k) for k in config.KEYS if k not in own} == \
            {k: getattr(conf, k) for k in config.KEYS if k not in own}
     assert not any(getattr(defaults, k) for k in own), {k: getattr(defaults, k) for k in own}
     assert conf.ready == {"backend": "/ready"} and conf.postgres_dsn.endswith("/trading_signals")
+    assert conf.label_domain == REPO / "scenarios/platform/label_domain.yml"
     assert config.drill_factor(conf)[0] == config.drill_factor(defaults)[0] == 30 == conf.drill_factor
 
 

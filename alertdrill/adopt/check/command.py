@@ -23,7 +23,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                                                   "[tool.pytest.ini_options], else 30)")
     ap.add_argument("--label-domain", default=None, metavar="YAML",
                     help="label -> every value the platform gives it (YAML lists): alerts per such a label are "
-                         "routed and boundary-tested on every value")
+                         "routed and boundary-tested on every value (default: label_domain of [tool.alertdrill])")
     ap.add_argument("--json", action="store_true", help="print the problems as JSON (one object) instead")
     ap.add_argument("--strict", action="store_true", help="exit 1 on what could not be checked, too")
 
@@ -36,16 +36,17 @@ def label_domain(path: str | Path | None) -> dict[str, list[str]]:
     try:
         data = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"--label-domain {path}: cannot read it ({exc}); expected YAML `label: [value, ...]`") from None
+        raise ConfigError(f"label domain {path}: cannot read it ({exc}); expected YAML `label: [value, ...]`") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"--label-domain {path}: expected a mapping `label: [value, ...]`, got {type(data).__name__}")
+        raise ConfigError(f"label domain {path}: expected a mapping `label: [value, ...]`, got {type(data).__name__}")
     return {str(k): [str(x) for x in v] for k, v in data.items() if isinstance(v, list)}
 
 
 def run(conf: Config, factor=None, domains: dict[str, list[str]] | None = None) -> check.Result:
-    """The check at `factor` (the command line's), else at the configured drill factor (config.drill_factor)."""
+    """The check at `factor` (the command line's), else at the configured drill factor (config.drill_factor);
+    with `domains` (the command line's), else the configured label_domain's."""
     value, _where = drill_factor(conf, factor)
-    return check.run(conf, factor=value, domains=domains)
+    return check.run(conf, factor=value, domains=label_domain(conf.label_domain) if domains is None else domains)
 
 
 def gate(conf: Config, factor=None) -> str | None:
@@ -57,7 +58,7 @@ def gate(conf: Config, factor=None) -> str | None:
 
 
 def main(args: argparse.Namespace, conf: Config) -> int:
-    result = run(conf, args.factor, label_domain(args.label_domain))
+    result = run(conf, args.factor, label_domain(args.label_domain) if args.label_domain else None)
     if args.json:
         print(json.dumps({"problems": [p.as_dict() for p in result.problems], "seconds": round(result.seconds, 2),
                           "failed": len(result.failed), "not_checked": len(result.not_checked)}, indent=2))
