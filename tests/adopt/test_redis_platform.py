@@ -164,3 +164,33 @@ def test_a_green_first_drill_from_the_reviewed_drafts(reviewed):
         left = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={PROJECT}"],
                               capture_output=True, text=True, timeout=60).stdout.split()
         assert not left, f"containers of {PROJECT} left behind: {left}"
+
+
+def test_every_mutant_of_the_reviewed_rules_is_noticed(reviewed):
+    before = (reviewed / "rules" / "redis.yml").read_text()
+    proc = alertdrill("check", "--mutants", cwd=reviewed)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "mutants: 15 run, 15 noticed by the checks, 0 survived" in proc.stdout, proc.stdout
+    assert (reviewed / "rules" / "redis.yml").read_text() == before
+    assert not (reviewed / ".alertdrill" / "mutants").exists()
+
+
+def test_a_mutant_no_check_notices_is_named(reviewed):
+    """Against a check that reads only the runbook_url annotations, every change to the rules survives."""
+    from alertdrill import config
+    from alertdrill.adopt import check
+    from alertdrill.adopt.check import links, mutants
+
+    conf = config.load(reviewed / "pyproject.toml")
+    weak = [c for c in check.CHECKS if c.run is links.link_check]
+    found, ran = mutants.survivors(conf, weak)
+    assert ran == 15 and len(found) == 15
+    assert {p.where.split(" ")[1] for p in found} == {"RedisDown", "RedisTooManyConnections", "RedisRejectedConnections"}
+    assert any(str(p).startswith("rules/redis.yml:20 RedisTooManyConnections: expected a check that notices "
+                                 "'threshold x1.5'; found the rules with 'threshold x1.5' pass every check.") for p in found)
+    by = {(m.alert, m.change): yaml.safe_load(m.text)["groups"][0]["rules"] for m in mutants.mutants(conf)}
+    rule = {r["alert"]: r for r in by[("RedisTooManyConnections", "threshold x1.5")]}["RedisTooManyConnections"]
+    assert rule["expr"] == "redis_connected_clients / redis_config_maxclients * 100 > 135 and redis_config_maxclients > 0"
+    rule = {r["alert"]: r for r in by[("RedisRejectedConnections", "window doubled")]}["RedisRejectedConnections"]
+    assert rule["expr"] == "increase(redis_rejected_connections_total[2m]) > 5"
+    assert ("RedisDown", "threshold x0.5") not in by  # `== 0` has no lower constant to move to

@@ -24,6 +24,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--label-domain", default=None, metavar="YAML",
                     help="label -> every value the platform gives it (YAML lists): alerts per such a label are "
                          "routed and boundary-tested on every value (default: label_domain of [tool.alertdrill])")
+    ap.add_argument("--mutants", action="store_true",
+                    help="then break the rules on purpose, one change to one alert at a time, and name each change "
+                         "no check notices (alertdrill.adopt.check.mutants; seconds per mutant)")
     ap.add_argument("--json", action="store_true", help="print the problems as JSON (one object) instead")
     ap.add_argument("--strict", action="store_true", help="exit 1 on what could not be checked, too")
 
@@ -49,6 +52,21 @@ def run(conf: Config, factor=None, domains: dict[str, list[str]] | None = None) 
     return check.run(conf, factor=value, domains=label_domain(conf.label_domain) if domains is None else domains)
 
 
+def _mutant_problems(conf: Config, result: check.Result, factor, domains) -> tuple[list[check.Problem], list[str]]:
+    """The surviving mutants, once the unbroken rules pass: against rules that already fail a check, a
+    mutant's verdict would mean nothing."""
+    from alertdrill.adopt.check import mutants, promtool
+
+    if result.failed:
+        return [check.Problem("mutants", "(not run)", "every check passing on the rules as they are",
+                              f"{len(result.failed)} problem(s)", "fix them, then run --mutants", not_checked=True)], []
+    value, _where = drill_factor(conf, factor)
+    reading = [c for c in check.CHECKS if c.run is not promtool.rule_tests]  # unit tests name their own rule files
+    found, ran = mutants.survivors(conf, reading, value, label_domain(conf.label_domain) if domains is None else domains)
+    result.checks += 1
+    return found, [f"mutants: {ran} run, {ran - len(found)} noticed by the checks, {len(found)} survived"]
+
+
 def gate(conf: Config, factor=None) -> str | None:
     """What `coverage` and `--plan` run first: None when clean, else the check's report to fail with."""
     result = run(conf, factor)
@@ -58,7 +76,12 @@ def gate(conf: Config, factor=None) -> str | None:
 
 
 def main(args: argparse.Namespace, conf: Config) -> int:
-    result = run(conf, args.factor, label_domain(args.label_domain) if args.label_domain else None)
+    domains = label_domain(args.label_domain) if args.label_domain else None
+    result = run(conf, args.factor, domains)
+    told = []
+    if args.mutants:
+        found, told = _mutant_problems(conf, result, args.factor, domains)
+        result.problems += found
     if args.json:
         print(json.dumps({"problems": [p.as_dict() for p in result.problems], "seconds": round(result.seconds, 2),
                           "failed": len(result.failed), "not_checked": len(result.not_checked)}, indent=2))
@@ -67,4 +90,6 @@ def main(args: argparse.Namespace, conf: Config) -> int:
         for line in result.lines():
             print(line)
         print(result.summary())
+        for line in told:
+            print(line)
     return 1 if result.failed or (args.strict and result.not_checked) else 0
