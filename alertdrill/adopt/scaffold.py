@@ -77,11 +77,15 @@ def write_config(root: Path, found: dict, force: bool = False) -> tuple[Path, bo
     if "[tool.alertdrill]" in text and not force:
         return py, False
     services = compose.read(root, found.get("compose_file"))
-    data = yaml.safe_load((root / found["compose_file"]).read_text()) if found.get("compose_file") else {}
-    project = (data or {}).get("name") or re.sub(r"[^a-z0-9-]+", "-", root.name.lower()).strip("-")
-    block = config_block(found, compose=services, project=project or "platform", factor=_factor(root, found))
+    block = config_block(found, compose=services, project=_project(root, found), factor=_factor(root, found))
     py.write_text(text + ("\n" if text and not text.endswith("\n") else "") + ("\n" if text else "") + block)
     return py, True
+
+
+def _project(root: Path, found: dict) -> str:
+    """The compose file's project name, else the repository folder's."""
+    data = yaml.safe_load((root / found["compose_file"]).read_text()) if found.get("compose_file") else {}
+    return (data or {}).get("name") or re.sub(r"[^a-z0-9-]+", "-", root.name.lower()).strip("-") or "platform"
 
 
 def _factor(root: Path, found: dict) -> tuple[int, str]:
@@ -170,9 +174,8 @@ def _with_monitoring(root: Path, found: dict) -> list[str]:
 
     if not found.get("compose_file"):
         return ["--with-monitoring: no compose file found: pass --compose-file"]
-    path = root / str(found["compose_file"])
-    project = (yaml.safe_load(path.read_text()) or {}).get("name") or root.name
-    return withmonitoring.add(path, found, re.sub(r"[^a-z0-9-]+", "-", str(project).lower()).strip("-"))
+    return withmonitoring.add(root / str(found["compose_file"]), found,
+                              re.sub(r"[^a-z0-9-]+", "-", _project(root, found).lower()).strip("-"))
 
 
 def runbook_urls(conf: adconfig.Config) -> list[str]:

@@ -20,16 +20,16 @@ from alertdrill.engine.context import DrillContext
 from alertdrill.errors import SteadyStateError
 
 
-def labels_runs(ctx: DrillContext) -> bool:
-    """Whether the stack runs the drill copy of the rules, whose run label each drill sets."""
-    return bool(ctx.stack.overrides.get("ALERTDRILL_RULES_DIR"))
+def rules_dir(ctx: DrillContext) -> str | None:
+    """Where the stack's drill copy of the rules is, whose run label each drill sets; None: production's."""
+    return ctx.stack.overrides.get("ALERTDRILL_RULES_DIR") or None
 
 
 def label_alerts(ctx: DrillContext, run: str) -> None:
-    rules_dir = ctx.stack.overrides.get("ALERTDRILL_RULES_DIR")
-    if not rules_dir:
+    rules = rules_dir(ctx)
+    if not rules:
         return  # the stack runs the production rules: no run label to set
-    for path in sorted(Path(rules_dir).glob("*.y*ml")):
+    for path in sorted(Path(rules).glob("*.y*ml")):
         path.write_text(label_run(path.read_text(), run))
     ctx.prometheus.reload()
     labelled = {r["name"]: (r.get("labels") or {}).get(RUN_LABEL) for r in ctx.prometheus.rules()}
@@ -38,4 +38,4 @@ def label_alerts(ctx: DrillContext, run: str) -> None:
         raise SteadyStateError("Prometheus did not load the drill's run label",
                                expected=f"every alerting rule labelled {RUN_LABEL}={run}",
                                seen=f"rules without it: {', '.join(stale)}",
-                               hint=f"were the rules rendered by this checkout? See {rules_dir}")
+                               hint=f"were the rules rendered by this checkout? See {rules}")

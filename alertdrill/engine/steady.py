@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from alertdrill.config import current as current_config
-from alertdrill.engine.monitoring import labels_runs
+from alertdrill.engine.monitoring import rules_dir
 from alertdrill.engine.observe import Evaluated
 from alertdrill.engine.runner import PROGRESS_EVERY_S
 from alertdrill.errors import DrillError, SteadyStateError
@@ -48,12 +48,16 @@ def steady_state(d: "DrillRun", timeout: float | None = None, *, ending: bool = 
             f"the stack did not reach steady state within {timeout:.0f}s",
             expected=health.describe(current_config()),
             seen="\n".join(seen["problems"]) + "\n" + d.obs.situation(),
-            hint="a previous drill may have left a fault behind: `alertdrill stack status`, "
-                 f"{d.ctx.endpoints.prometheus}/alerts, or `alertdrill stack down` and rerun")
+            hint=_left_behind(d))
 
     with d.phase("steady state"):
         until(steady, timeout, poll=d.POLL, on_timeout=fail, every=PROGRESS_EVERY_S,
               progress=d.progress(lambda: "waiting for steady state: " + "; ".join(seen["problems"])))
+
+
+def _left_behind(d: "DrillRun") -> str:
+    return ("a previous drill may have left a fault behind: `alertdrill stack status`, "
+            f"{d.ctx.endpoints.prometheus}/alerts, or `alertdrill stack down` and rerun")
 
 
 def warm_up(d: "DrillRun", load, warmup: float) -> None:
@@ -112,7 +116,7 @@ def previous_alerts_over(d: "DrillRun") -> None:
     condition (say errors still inside the rule's window) would otherwise hold on under the new label:
     this drill's alert would fire early from it, open its Alertmanager group, and the fault's own notice
     would then wait for that group's group_interval instead of group_wait (ci13, stop 33)."""
-    if not labels_runs(d.ctx):
+    if not rules_dir(d.ctx):
         return  # production's rules: no label changes, and the drill's steady state judges them
     seen = {"active": d.obs.active_alerts()}
     if not seen["active"]:
@@ -128,7 +132,6 @@ def previous_alerts_over(d: "DrillRun") -> None:
         raise SteadyStateError(f"alerts stayed active for {timeout:.0f}s before the drill began",
                                expected="no alert pending or firing before the drill labels its alerts",
                                seen=", ".join(seen["active"]) + "\n" + d.obs.situation(),
-                               hint="a previous drill may have left a fault behind: `alertdrill stack status`, "
-                                    f"{d.ctx.endpoints.prometheus}/alerts, or `alertdrill stack down` and rerun")
+                               hint=_left_behind(d))
 
     until(over, timeout, poll=d.POLL, on_timeout=fail)

@@ -49,7 +49,12 @@ def run(conf: Config, factor=None, domains: dict[str, list[str]] | None = None) 
     """The check at `factor` (the command line's), else at the configured drill factor (config.drill_factor);
     with `domains` (the command line's), else the configured label_domain's."""
     value, _where = drill_factor(conf, factor)
-    return check.run(conf, factor=value, domains=label_domain(conf.label_domain) if domains is None else domains)
+    return check.run(conf, factor=value, domains=_domains(conf, domains))
+
+
+def _domains(conf: Config, given: dict[str, list[str]] | None) -> dict[str, list[str]]:
+    """The command line's label domain, else the configured label_domain's."""
+    return label_domain(conf.label_domain) if given is None else given
 
 
 def _mutant_problems(conf: Config, result: check.Result, factor, domains) -> tuple[list[check.Problem], list[str]]:
@@ -62,7 +67,7 @@ def _mutant_problems(conf: Config, result: check.Result, factor, domains) -> tup
                               f"{len(result.failed)} problem(s)", "fix them, then run --mutants", not_checked=True)], []
     value, _where = drill_factor(conf, factor)
     reading = [c for c in check.CHECKS if c.run is not promtool.rule_tests]  # unit tests name their own rule files
-    found, ran = mutants.survivors(conf, reading, value, label_domain(conf.label_domain) if domains is None else domains)
+    found, ran = mutants.survivors(conf, reading, value, _domains(conf, domains))
     result.checks += 1
     return found, [f"mutants: {ran} run, {ran - len(found)} noticed by the checks, {len(found)} survived"]
 
